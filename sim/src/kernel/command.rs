@@ -28,14 +28,29 @@ pub enum Command<A: Actor> {
     Restart(NodeId),
     Pause(NodeId),
     Resume(NodeId),
-    Cut { from: NodeId, to: NodeId, both: bool },
-    Heal { from: NodeId, to: NodeId, both: bool },
+    Cut {
+        from: NodeId,
+        to: NodeId,
+        both: bool,
+    },
+    Heal {
+        from: NodeId,
+        to: NodeId,
+        both: bool,
+    },
     HealAll,
-    SetLink { from: NodeId, to: NodeId, config: LinkConfig },
+    SetLink {
+        from: NodeId,
+        to: NodeId,
+        config: LinkConfig,
+    },
     SetDefaultLink(LinkConfig),
     DropMessage(MessageId),
     Input(NodeId, A::Input),
-    AddNode { name: String, node: Box<A> },
+    AddNode {
+        name: String,
+        node: Box<A>,
+    },
     RemoveNode(NodeId),
 }
 

@@ -315,8 +315,16 @@ mod tests {
 
     #[test]
     fn different_values_hash_differently() {
-        let a = Event { step: 1, name: "x".into(), note: Some(Kind::A) };
-        let b = Event { step: 1, name: "x".into(), note: None };
+        let a = Event {
+            step: 1,
+            name: "x".into(),
+            note: Some(Kind::A),
+        };
+        let b = Event {
+            step: 1,
+            name: "x".into(),
+            note: None,
+        };
         assert_ne!(hash_of(&a), hash_of(&b));
     }
 }

@@ -56,6 +56,10 @@ pub trait Actor: Clone + fmt::Debug {
     fn on_message(&mut self, from: NodeId, msg: Self::Msg, out: &mut Out<'_, Self>);
     fn on_timer(&mut self, timer: Self::Timer, out: &mut Out<'_, Self>);
     fn on_input(&mut self, input: Self::Input, out: &mut Out<'_, Self>);
+    /// The connections to `peer` were reset: its process died (the OS sent a reset), or it
+    /// refused a new connection. Requests in flight to it will get no answer. Not called for
+    /// a power loss or a network cut, which are silent: only timeouts reveal them.
+    fn on_disconnect(&mut self, peer: NodeId, out: &mut Out<'_, Self>);
     /// The process dies. Keep only what would survive `kind` on a real machine; notes written
     /// here (e.g. how many unflushed records a power loss destroyed) go into the trace.
     fn on_crash(&mut self, kind: CrashKind, out: &mut Out<'_, Self>);
@@ -71,7 +75,7 @@ pub(crate) enum TimerOp<T> {
 /// The effects buffer handed to a node for one input. It also lends the node the current time
 /// and the run's PRNG, which are the only ways a node may learn the time or draw randomness.
 #[derive(Debug)]
-pub struct Out<'a, A: Actor + ?Sized> {
+pub struct Out<'a, A: Actor> {
     now: SimTime,
     me: NodeId,
     rng: &'a mut SimRng,
@@ -80,7 +84,7 @@ pub struct Out<'a, A: Actor + ?Sized> {
     pub(crate) notes: &'a mut Vec<A::Note>,
 }
 
-impl<'a, A: Actor + ?Sized> Out<'a, A> {
+impl<'a, A: Actor> Out<'a, A> {
     pub(crate) fn new(
         now: SimTime,
         me: NodeId,

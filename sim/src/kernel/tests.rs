@@ -58,6 +58,9 @@ impl Actor for Pinger {
     fn on_input(&mut self, input: u32, out: &mut Out<'_, Self>) {
         out.note(format!("input {input}"));
     }
+    fn on_disconnect(&mut self, peer: NodeId, out: &mut Out<'_, Self>) {
+        out.note(format!("disconnected from {}", peer.0));
+    }
     fn on_crash(&mut self, kind: CrashKind, out: &mut Out<'_, Self>) {
         out.note(format!("crashed {kind:?}"));
         // A dead node's sends must be discarded by the World.
@@ -110,7 +113,10 @@ fn run_until_sets_the_clock_and_steps_are_counted() {
 #[test]
 fn a_crashed_node_drops_messages_and_timers_and_restarts() {
     let (mut w, server, client) = world(1);
-    w.schedule(At::Time(SimTime::from_millis(50)), Command::Crash(server, CrashKind::Crash));
+    w.schedule(
+        At::Time(SimTime::from_millis(50)),
+        Command::Crash(server, CrashKind::Crash),
+    );
     w.run_until(SimTime::from_millis(100));
     let pings_at_crash = w.node(server).expect("server").pings;
     let pongs = w.node(client).expect("client").pongs;
@@ -121,10 +127,16 @@ fn a_crashed_node_drops_messages_and_timers_and_restarts() {
 
     // The client's own crash must not leak the Ping(999) its crash handler tried to send.
     w.schedule(At::Time(w.now()), Command::Restart(server));
-    w.schedule(At::Time(w.now()), Command::Crash(client, CrashKind::PowerLoss));
+    w.schedule(
+        At::Time(w.now()),
+        Command::Crash(client, CrashKind::PowerLoss),
+    );
     w.run_until(SimTime::from_millis(300));
     assert!(w.in_flight().all(|m| !matches!(m.msg, Msg::Ping(999))));
-    assert_eq!(w.node(client).expect("client").sent, w.node(client).expect("c").sent);
+    assert_eq!(
+        w.node(client).expect("client").sent,
+        w.node(client).expect("c").sent
+    );
     assert_eq!(w.status(server), Some(NodeStatus::Running));
 }
 
@@ -158,7 +170,11 @@ fn cut_links_and_drop_message_commands() {
     assert_eq!(w.node(server).expect("server").pings, 0);
     w.schedule(At::Time(w.now()), Command::HealAll);
     w.run_until(SimTime::from_millis(110));
-    let victim = w.in_flight().next().map(|m| m.id).expect("a ping in flight");
+    let victim = w
+        .in_flight()
+        .next()
+        .map(|m| m.id)
+        .expect("a ping in flight");
     w.schedule(At::Step(w.steps()), Command::DropMessage(victim));
     let event = w.step().expect("the drop command is the next step");
     assert!(matches!(
@@ -192,4 +208,33 @@ fn timeline_restores_any_step_exactly() {
     }
     timeline.truncate_after(50);
     assert!(timeline.snapshot_count() <= 5);
+}
+
+#[test]
+fn a_crash_resets_connections_but_power_loss_and_cuts_are_silent() {
+    let notes_of = |kind: CrashKind| {
+        let (mut w, server, _client) = world(1);
+        w.run_until(SimTime::from_millis(25));
+        w.schedule(At::Time(w.now()), Command::Crash(server, kind));
+        let mut seen = Vec::new();
+        while w
+            .next_event_time()
+            .is_some_and(|t| t <= SimTime::from_millis(60))
+        {
+            if let Some(e) = w.step() {
+                seen.extend(
+                    e.notes
+                        .iter()
+                        .filter(|n| n.starts_with("disconnected"))
+                        .cloned(),
+                );
+            }
+        }
+        seen
+    };
+    // The reset on crash, then refused connections for each later ping (ticks at 30..60 ms).
+    let crash = notes_of(CrashKind::Crash);
+    assert!(crash.len() >= 3, "{crash:?}");
+    assert!(crash.iter().all(|n| n == "disconnected from 0"));
+    assert!(notes_of(CrashKind::PowerLoss).is_empty());
 }

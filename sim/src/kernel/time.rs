@@ -93,7 +93,11 @@ fn parse_scaled(number: &str, scale: u64) -> Option<u64> {
     if whole.is_empty() && frac.is_empty() {
         return None;
     }
-    let whole: u64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
     let mut total = whole.checked_mul(scale)?;
     let mut place = scale;
     for digit in frac.chars() {
@@ -136,7 +140,11 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(120_000_000));
         assert_eq!(parse_duration("250us"), Ok(250));
         assert!(parse_duration("30").unwrap_err().contains("no unit"));
-        assert!(parse_duration("3 weeks").unwrap_err().contains("unknown unit"));
+        assert!(
+            parse_duration("3 weeks")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert!(parse_duration("0.0000001s").is_err());
     }
 

@@ -47,6 +47,10 @@ pub enum EventKind<A: Actor> {
         reason: DropReason,
     },
     Timer(A::Timer),
+    /// The node's connections to `peer` were reset (its process died, or refused a connection).
+    Disconnect {
+        peer: NodeId,
+    },
     Input(A::Input),
     Command(CommandNote),
 }
@@ -59,13 +63,30 @@ pub enum CommandNote {
     Restart,
     Pause,
     Resume,
-    Cut { from: NodeId, to: NodeId, both: bool },
-    Heal { from: NodeId, to: NodeId, both: bool },
+    Cut {
+        from: NodeId,
+        to: NodeId,
+        both: bool,
+    },
+    Heal {
+        from: NodeId,
+        to: NodeId,
+        both: bool,
+    },
     HealAll,
-    SetLink { from: NodeId, to: NodeId, config: LinkConfig },
+    SetLink {
+        from: NodeId,
+        to: NodeId,
+        config: LinkConfig,
+    },
     SetDefaultLink(LinkConfig),
-    DropMessage { id: MessageId, found: bool },
-    AddNode { name: String },
+    DropMessage {
+        id: MessageId,
+        found: bool,
+    },
+    AddNode {
+        name: String,
+    },
     RemoveNode,
 }
 

@@ -41,6 +41,9 @@ struct Slot<A: Actor> {
     timers: BTreeMap<A::Timer, u64>,
     /// Events that arrived while paused, in arrival order.
     held: Vec<Pending<A>>,
+    /// How it died, while crashed: a dead process on a live machine refuses connections,
+    /// a machine without power is silent.
+    crash_kind: Option<CrashKind>,
 }
 
 #[derive(Clone, Debug)]
@@ -52,7 +55,20 @@ enum Pending<A: Actor> {
         timer: A::Timer,
         token: u64,
     },
+    /// `node` learns that its connections to `peer` were reset.
+    Disconnect {
+        node: NodeId,
+        peer: NodeId,
+    },
     Command(Command<A>),
+}
+
+/// What `settle` does with a queue head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Disposition {
+    Apply,
+    Hold(NodeId),
+    Discard,
 }
 
 #[derive(Clone, Debug)]
@@ -154,6 +170,12 @@ impl<A: Actor> World<A> {
         self.last.as_ref()
     }
 
+    /// The run's PRNG, for drawing set-up choices (e.g. replica placement) before the first
+    /// step. Nodes get it through `Out`.
+    pub fn rng_mut(&mut self) -> &mut SimRng {
+        &mut self.rng
+    }
+
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
@@ -194,11 +216,17 @@ impl<A: Actor> World<A> {
         self.network.in_flight()
     }
 
-    /// Time of the next event, if any.
-    pub fn next_event_time(&self) -> Option<SimTime> {
-        if self.step_commands.keys().next().is_some_and(|s| *s <= self.steps) {
+    /// Time of the next event that will count as a step, if any.
+    pub fn next_event_time(&mut self) -> Option<SimTime> {
+        if self
+            .step_commands
+            .keys()
+            .next()
+            .is_some_and(|s| *s <= self.steps)
+        {
             return Some(self.now);
         }
+        self.settle();
         self.queue.peek().map(|Reverse(s)| s.at)
     }
 
@@ -213,6 +241,7 @@ impl<A: Actor> World<A> {
             status: NodeStatus::Running,
             timers: BTreeMap::new(),
             held: Vec::new(),
+            crash_kind: None,
         });
         self.push(self.now, Pending::Start(id));
         id
@@ -273,8 +302,8 @@ impl<A: Actor> World<A> {
         done(self)
     }
 
-    /// Pops events until one that counts as a step: stale timers, messages dropped by command
-    /// and events held for a paused node are consumed silently.
+    /// The next event to apply: a due step-stamped command, else the queue's head once
+    /// `settle` has consumed what does not count as a step.
     fn next_applicable(&mut self) -> Option<Pending<A>> {
         if let Some(mut entry) = self.step_commands.first_entry()
             && *entry.key() <= self.steps
@@ -285,40 +314,50 @@ impl<A: Actor> World<A> {
             }
             return command.map(Pending::Command);
         }
-        while let Some(Reverse(next)) = self.queue.pop() {
-            self.now = self.now.max(next.at);
-            if let Some(pending) = self.filter(next.what) {
-                return Some(pending);
-            }
-        }
-        None
+        self.settle();
+        let Reverse(next) = self.queue.pop()?;
+        self.now = self.now.max(next.at);
+        Some(next.what)
     }
 
-    /// Decides whether a popped event is applied now, held or discarded.
-    fn filter(&mut self, what: Pending<A>) -> Option<Pending<A>> {
-        let target = match &what {
+    /// Consumes queue heads that are not steps: stale timers, messages dropped by command
+    /// (discarded), and events for a paused node (held until it resumes). The clock does not
+    /// move for them.
+    fn settle(&mut self) {
+        while let Some(Reverse(head)) = self.queue.peek() {
+            let disposition = self.disposition(&head.what);
+            if disposition == Disposition::Apply {
+                return;
+            }
+            let Some(Reverse(head)) = self.queue.pop() else {
+                return;
+            };
+            if let Disposition::Hold(node) = disposition {
+                self.nodes[node.0 as usize].held.push(head.what);
+            }
+        }
+    }
+
+    fn disposition(&self, what: &Pending<A>) -> Disposition {
+        let target = match what {
             Pending::Deliver(id) => match self.network.get(*id) {
                 Some(m) => m.to,
-                None => return None, // dropped by a command while in flight
+                None => return Disposition::Discard, // dropped by a command while in flight
             },
             Pending::Timer { node, timer, token } => {
-                let slot = &self.nodes[node.0 as usize];
-                if slot.timers.get(timer) != Some(token) {
-                    return None; // replaced, cancelled, or the node crashed
+                if self.nodes[node.0 as usize].timers.get(timer) != Some(token) {
+                    return Disposition::Discard; // replaced, cancelled, or the node crashed
                 }
                 *node
             }
-            Pending::Start(node) => *node,
-            Pending::Command(_) => return Some(what),
+            Pending::Start(node) | Pending::Disconnect { node, .. } => *node,
+            Pending::Command(_) => return Disposition::Apply,
         };
-        let slot = &mut self.nodes[target.0 as usize];
-        match (slot.status, &what) {
-            (NodeStatus::Paused, _) => {
-                slot.held.push(what);
-                None
-            }
-            (NodeStatus::Running, _) | (_, Pending::Deliver(_)) => Some(what),
-            _ => None,
+        match (self.nodes[target.0 as usize].status, what) {
+            (NodeStatus::Paused, _) => Disposition::Hold(target),
+            // A message to a dead node is applied: the step records the drop.
+            (NodeStatus::Running, _) | (_, Pending::Deliver(_)) => Disposition::Apply,
+            _ => Disposition::Discard,
         }
     }
 
@@ -328,6 +367,10 @@ impl<A: Actor> World<A> {
                 self.dispatch(node, EventKind::Start, true, |a, out| a.on_start(out))
             }
             Pending::Deliver(id) => self.deliver(id),
+            Pending::Disconnect { node, peer } => {
+                let kind = EventKind::Disconnect { peer };
+                self.dispatch(node, kind, true, |a, out| a.on_disconnect(peer, out))
+            }
             Pending::Timer { node, timer, .. } => {
                 self.nodes[node.0 as usize].timers.remove(&timer);
                 let kind = EventKind::Timer(timer.clone());
@@ -350,6 +393,9 @@ impl<A: Actor> World<A> {
             None
         };
         if let Some(reason) = reason {
+            if reason == DropReason::NodeDown {
+                self.refuse_connection(to, from);
+            }
             let kind = EventKind::Dropped {
                 id,
                 from,
@@ -467,6 +513,7 @@ impl<A: Actor> World<A> {
             Command::Restart(n) => {
                 self.set_status_from(n, NodeStatus::Crashed, NodeStatus::Running);
                 if self.status(n) == Some(NodeStatus::Running) {
+                    self.nodes[n.0 as usize].crash_kind = None;
                     self.push(self.now, Pending::Start(n));
                 }
                 CommandNote::Restart
@@ -522,6 +569,34 @@ impl<A: Actor> World<A> {
         }
     }
 
+    /// A message reached `dead`, whose process is gone but whose machine is up: like a TCP
+    /// SYN to a closed port, the sender's connection is refused, which it learns one link
+    /// latency later. A machine without power answers nothing.
+    fn refuse_connection(&mut self, dead: NodeId, sender: NodeId) {
+        let slot = &self.nodes[dead.0 as usize];
+        let refuses =
+            slot.status == NodeStatus::Removed || slot.crash_kind == Some(CrashKind::Crash);
+        if refuses {
+            self.reset_connection(dead, sender);
+        }
+    }
+
+    /// Schedules `node` to learn that its connections to `peer` were reset, unless the link
+    /// `peer → node` is cut (the reset never arrives) or `node` is not running.
+    fn reset_connection(&mut self, peer: NodeId, node: NodeId) {
+        let running = matches!(
+            self.nodes[node.0 as usize].status,
+            NodeStatus::Running | NodeStatus::Paused
+        );
+        if node == peer || !running || self.network.is_cut(peer, node) {
+            return;
+        }
+        let at = self
+            .now
+            .plus_micros(self.network.link(peer, node).latency_us);
+        self.push(at, Pending::Disconnect { node, peer });
+    }
+
     fn set_status_from(&mut self, node: NodeId, from: NodeStatus, to: NodeStatus) {
         if let Some(slot) = self.nodes.get_mut(node.0 as usize)
             && slot.status == from
@@ -555,13 +630,28 @@ impl<A: Actor> World<A> {
         }
         slot.timers.clear();
         slot.held.clear();
+        if was_alive && status == NodeStatus::Removed {
+            self.reset_peers(node);
+        }
         was_alive
+    }
+
+    /// A process died on a live machine: the OS resets its connections, so every peer learns
+    /// of it after one link latency (not after its own request timeout).
+    fn reset_peers(&mut self, dead: NodeId) {
+        for other in 0..self.nodes.len() {
+            self.reset_connection(dead, NodeId(other as u32));
+        }
     }
 
     fn crash(&mut self, node: NodeId, kind: CrashKind) -> TraceEvent<A> {
         let note = EventKind::Command(CommandNote::Crash(kind));
         if !self.kill(node, NodeStatus::Crashed) {
             return self.bare_event(Some(node), note);
+        }
+        self.nodes[node.0 as usize].crash_kind = Some(kind);
+        if kind == CrashKind::Crash {
+            self.reset_peers(node);
         }
         // A dead process sends nothing and sets no timers: only its notes are kept.
         self.dispatch(node, note, false, |a, out| a.on_crash(kind, out))
@@ -575,7 +665,8 @@ impl<A: Actor> World<A> {
             if let Some(slot) = self.nodes.get_mut(node.0 as usize)
                 && slot.status == NodeStatus::Paused
             {
-                slot.held.push(Pending::Command(Command::Input(node, input)));
+                slot.held
+                    .push(Pending::Command(Command::Input(node, input)));
             }
             return self.bare_event(Some(node), kind);
         }

@@ -1,0 +1,12 @@
+//! Kafka clients as nodes: the producer and the consumer, with their metadata cache,
+//! configs and partitioner.
+
+pub mod config;
+pub mod consumer;
+pub mod metadata;
+pub mod partitioner;
+pub mod producer;
+
+pub use config::{AutoOffsetReset, ConsumerConfig, PartitionerClass, ProducerConfig};
+pub use consumer::{Consumer, Subscription};
+pub use producer::{Keys, Producer, Workload};

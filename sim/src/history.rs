@@ -1,0 +1,187 @@
+//! The run's history — what clients observed — and the summary numbers derived from it.
+//!
+//! Clients record observations as trace notes (`Sent`, `Acked`, `SendFailed`, `SendUnknown`,
+//! `Polled`); the history folds them as the run steps. Every record value is unique, so the
+//! summary can follow each one: was an acknowledged write lost from the final log
+//! (`lost_write`)? Does a value sit at two offsets (`duplicate_in_log`)? Was an acknowledged
+//! record that is in the log never returned to a consumer (`unseen`)? These are the first
+//! entries of the Jepsen Kafka anomaly taxonomy; the checker issue adds the rest.
+
+use crate::kernel::TraceEvent;
+use crate::log::UnifiedLog;
+use crate::node::{KafkaNode, Note};
+use crate::protocol::{Errors, TopicPartition};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What became of one `send()`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No answer yet.
+    Pending,
+    /// `acks=0`: the send completed without any answer.
+    NoAck,
+    Acked {
+        offset: i64,
+    },
+    Failed {
+        error: Errors,
+    },
+    /// Gave up (timeout, producer crash): it may or may not have been written.
+    Unknown,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SendRecord {
+    pub tp: TopicPartition,
+    pub key: Option<Arc<str>>,
+    pub outcome: Outcome,
+    pub step: u64,
+}
+
+/// Client observations, folded from the trace.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct History {
+    pub sends: BTreeMap<Arc<str>, SendRecord>,
+    /// How many times each value was returned by a poll.
+    pub polled: BTreeMap<Arc<str>, u32>,
+    /// Total records returned by polls (re-reads included).
+    pub consumed: u64,
+}
+
+impl History {
+    /// Folds one step's notes into the history.
+    pub fn absorb(&mut self, event: &TraceEvent<KafkaNode>) {
+        for note in &event.notes {
+            self.absorb_note(note, event.step);
+        }
+    }
+
+    fn absorb_note(&mut self, note: &Note, step: u64) {
+        match note {
+            Note::Sent {
+                value,
+                key,
+                tp,
+                acks,
+            } => {
+                let outcome = if *acks == 0 {
+                    Outcome::NoAck
+                } else {
+                    Outcome::Pending
+                };
+                let record = SendRecord {
+                    tp: tp.clone(),
+                    key: key.clone(),
+                    outcome,
+                    step,
+                };
+                self.sends.insert(value.clone(), record);
+            }
+            Note::Acked { value, offset, .. } => {
+                self.resolve(value, Outcome::Acked { offset: *offset })
+            }
+            Note::SendFailed { value, tp, error } => {
+                if !self.sends.contains_key(value) {
+                    // Failed before it could be sent anywhere (no partition yet).
+                    let record = SendRecord {
+                        tp: tp.clone(),
+                        key: None,
+                        outcome: Outcome::Pending,
+                        step,
+                    };
+                    self.sends.insert(value.clone(), record);
+                }
+                self.resolve(value, Outcome::Failed { error: *error })
+            }
+            Note::SendUnknown { value, .. } => self.resolve(value, Outcome::Unknown),
+            Note::Polled { records, .. } => {
+                for (_, value) in records {
+                    self.consumed += 1;
+                    if let Some(value) = value {
+                        *self.polled.entry(value.clone()).or_default() += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn resolve(&mut self, value: &Arc<str>, outcome: Outcome) {
+        if let Some(send) = self.sends.get_mut(value)
+            && matches!(send.outcome, Outcome::Pending)
+        {
+            send.outcome = outcome;
+        }
+    }
+}
+
+/// The numbers `kafkalab run` reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Records the applications sent.
+    pub produced: u64,
+    /// Sends acknowledged with an offset.
+    pub acked: u64,
+    /// Sends that failed with an error.
+    pub failed: u64,
+    /// Sends whose outcome is unknown (timed out, or the producer died waiting).
+    pub unknown: u64,
+    /// Records returned by polls, re-reads included.
+    pub consumed: u64,
+    /// Acknowledged records missing from the final log (not explained by retention or
+    /// compaction).
+    pub lost_write: u64,
+    /// Values present at two or more offsets of the final logs.
+    pub duplicate_in_log: u64,
+    /// Acknowledged records present in the final log but never returned to a consumer.
+    pub unseen: u64,
+}
+
+impl Summary {
+    /// Computes the summary from the history and each partition's final (leader) log.
+    pub fn compute<'a>(
+        history: &History,
+        final_logs: impl IntoIterator<Item = (&'a TopicPartition, &'a UnifiedLog)>,
+    ) -> Summary {
+        let final_logs: BTreeMap<&TopicPartition, &UnifiedLog> = final_logs.into_iter().collect();
+        let mut placed: BTreeMap<&str, u32> = BTreeMap::new();
+        for log in final_logs.values() {
+            for value in log.records().filter_map(|r| r.value.as_deref()) {
+                *placed.entry(value).or_default() += 1;
+            }
+        }
+        let mut s = Summary {
+            produced: history.sends.len() as u64,
+            consumed: history.consumed,
+            duplicate_in_log: placed.values().filter(|n| **n > 1).count() as u64,
+            ..Summary::default()
+        };
+        for (value, send) in &history.sends {
+            match send.outcome {
+                Outcome::Acked { offset } => {
+                    s.acked += 1;
+                    let in_log = placed.contains_key(&**value);
+                    if !in_log && !explained_absence(final_logs.get(&send.tp).copied(), offset) {
+                        s.lost_write += 1;
+                    }
+                    if in_log && !history.polled.contains_key(value) {
+                        s.unseen += 1;
+                    }
+                }
+                Outcome::Failed { .. } => s.failed += 1,
+                Outcome::Unknown | Outcome::Pending => s.unknown += 1,
+                Outcome::NoAck => {}
+            }
+        }
+        s
+    }
+}
+
+/// A record may legitimately be gone: retention moved the log start past it, or the cleaner
+/// compacted it away (it sits below the cleaner checkpoint).
+fn explained_absence(log: Option<&UnifiedLog>, offset: i64) -> bool {
+    log.is_some_and(|log| offset < log.log_start_offset() || offset < log.first_dirty_offset())
+}

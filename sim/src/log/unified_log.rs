@@ -1,0 +1,587 @@
+//! One replica's log of one partition: offsets, segments, high watermark and flushing.
+//!
+//! Models Kafka's `UnifiedLog` (`kafka.log.UnifiedLog`, with the parts of `LocalLog` it
+//! delegates to). This file holds the log's state and offsets, truncation and flushing.
+//! Appends live in `append.rs`, reads in `read.rs`, retention in `retention.rs` and
+//! compaction in `cleaner_manager.rs`/`cleaner.rs`: all are `impl UnifiedLog` blocks over
+//! the same state. The offsets obey Kafka's ordering at every step:
+//!
+//! `log_start_offset <= high_watermark <= log_end_offset` and
+//! `log_start_offset <= recovery_point <= log_end_offset`.
+//!
+//! Not modelled here (other modules): the leader-epoch cache and idempotent producer state.
+//! Each batch still records its leader epoch and producer id so those can be built on top.
+
+use super::config::LogConfig;
+use super::record::{Record, RecordBatch};
+use super::segment::LogSegment;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// What an append did (Kafka's `LogAppendInfo`, reduced to what callers use).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogAppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// The broker time of the append.
+    // Simplification: Kafka reports -1 here unless message.timestamp.type=LogAppendTime; we
+    // always report the broker's clock so traces can show when the append happened.
+    pub log_append_time_ms: i64,
+}
+
+/// The producer identity stamped on a leader-appended batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerInfo {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+}
+
+impl ProducerInfo {
+    /// A producer without idempotence: Kafka's `NO_PRODUCER_ID`, `NO_PRODUCER_EPOCH`,
+    /// `NO_SEQUENCE`.
+    pub const NONE: Self = Self {
+        producer_id: -1,
+        producer_epoch: -1,
+        base_sequence: -1,
+    };
+}
+
+/// Why the log refused a request. Each maps to the Kafka error code a broker would return.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogError {
+    /// `OFFSET_OUT_OF_RANGE`.
+    OffsetOutOfRange {
+        requested: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    /// `RECORD_TOO_LARGE`: a batch is larger than `max.message.bytes`.
+    RecordTooLarge,
+    /// `INVALID_RECORD`, e.g. a keyless record on a compacted topic.
+    InvalidRecord(String),
+}
+
+impl LogError {
+    /// The Kafka error code name a broker puts in its response.
+    pub fn error_code(&self) -> &'static str {
+        match self {
+            Self::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
+            Self::RecordTooLarge => "RECORD_TOO_LARGE",
+            Self::InvalidRecord(_) => "INVALID_RECORD",
+        }
+    }
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OffsetOutOfRange {
+                requested,
+                log_start_offset,
+                log_end_offset,
+            } => write!(
+                f,
+                "OFFSET_OUT_OF_RANGE: offset {requested} is outside the log \
+                 [{log_start_offset}, {log_end_offset}]"
+            ),
+            Self::RecordTooLarge => {
+                f.write_str("RECORD_TOO_LARGE: the batch is larger than max.message.bytes")
+            }
+            Self::InvalidRecord(why) => write!(f, "INVALID_RECORD: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// One replica's log of one partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnifiedLog {
+    pub(super) config: LogConfig,
+    /// Oldest first; never empty; the last one is the active segment.
+    #[serde(deserialize_with = "non_empty_segments")]
+    pub(super) segments: Vec<LogSegment>,
+    pub(super) log_start_offset: i64,
+    pub(super) log_end_offset: i64,
+    pub(super) high_watermark: i64,
+    /// First offset not yet flushed: a power loss keeps everything below it.
+    pub(super) recovery_point: i64,
+    pub(super) last_flush_ms: i64,
+    /// The cleaner's checkpoint (Kafka's `cleaner-offset-checkpoint` entry), before clamping.
+    pub(super) cleaner_checkpoint: i64,
+}
+
+/// A snapshot is input too: refuse one without an active segment rather than panic later.
+fn non_empty_segments<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LogSegment>, D::Error> {
+    let segments = Vec::<LogSegment>::deserialize(d)?;
+    if segments.is_empty() {
+        return Err(serde::de::Error::custom("a log has at least one segment"));
+    }
+    Ok(segments)
+}
+
+// Getters.
+impl UnifiedLog {
+    /// An empty log starting at offset 0.
+    pub fn new(config: LogConfig, now_ms: i64) -> Self {
+        Self {
+            config,
+            segments: vec![LogSegment::new(0, now_ms)],
+            log_start_offset: 0,
+            log_end_offset: 0,
+            high_watermark: 0,
+            recovery_point: 0,
+            last_flush_ms: now_ms,
+            cleaner_checkpoint: 0,
+        }
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+
+    /// LSO: what `read_committed` consumers may read up to.
+    // Simplification: without transactions there is never an open one, so LSO = HW.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.high_watermark
+    }
+
+    /// First offset not yet flushed (Kafka's "flushed-offset marker").
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point
+    }
+
+    /// Kafka's `unflushedMessages`: offsets written since the last flush.
+    pub fn unflushed_messages(&self) -> i64 {
+        self.log_end_offset - self.recovery_point
+    }
+
+    /// Time of the last flush that wrote something (Kafka's `lastFlushTime`).
+    pub fn last_flush_ms(&self) -> i64 {
+        self.last_flush_ms
+    }
+
+    pub fn segments(&self) -> &[LogSegment] {
+        &self.segments
+    }
+
+    /// The segment that takes appends.
+    pub fn active_segment(&self) -> &LogSegment {
+        self.segments
+            .last()
+            .expect("a log always has an active segment")
+    }
+
+    /// Every batch still stored, oldest first, including any below `log_start_offset` that
+    /// retention has not yet removed with its segment.
+    pub fn batches(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.segments.iter().flat_map(|s| s.batches().iter())
+    }
+
+    /// Every readable record (offset >= `log_start_offset`), in offset order.
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        let start = self.log_start_offset;
+        self.batches()
+            .flat_map(|b| b.records.iter())
+            .filter(move |r| r.offset >= start)
+    }
+
+    /// The readable record at `offset`; `None` if out of range or compacted away.
+    pub fn record_at(&self, offset: i64) -> Option<&Record> {
+        if offset < self.log_start_offset || offset >= self.log_end_offset {
+            return None;
+        }
+        let segment = &self.segments[self.segment_index_for(offset)];
+        let batches = segment.batches();
+        let index = batches.partition_point(|b| b.last_offset < offset);
+        batches.get(index)?.record_at(offset)
+    }
+
+    /// Bytes stored across all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(LogSegment::size_bytes).sum()
+    }
+
+    /// ListOffsets by time: the first record (in offset order) with timestamp >= `ts_ms`.
+    pub fn offset_for_timestamp(&self, ts_ms: i64) -> Option<i64> {
+        self.records()
+            .find(|r| r.timestamp_ms >= ts_ms)
+            .map(|r| r.offset)
+    }
+
+    /// Kafka's `logSegments(from, to)`: the segments holding offsets in `[from, to)`,
+    /// starting with the one whose range contains `from`.
+    pub fn log_segments(&self, from_offset: i64, to_offset: i64) -> &[LogSegment] {
+        if from_offset >= to_offset {
+            return &[];
+        }
+        let start = self
+            .segments
+            .partition_point(|s| s.base_offset() <= from_offset)
+            .saturating_sub(1);
+        let end = self
+            .segments
+            .partition_point(|s| s.base_offset() < to_offset);
+        &self.segments[start..end.max(start)]
+    }
+
+    pub(super) fn active_segment_mut(&mut self) -> &mut LogSegment {
+        self.segments
+            .last_mut()
+            .expect("a log always has an active segment")
+    }
+
+    /// Index of the segment whose range contains `offset` (the first one if none does).
+    pub(super) fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1)
+    }
+}
+
+// Mutators: configuration and high watermark.
+impl UnifiedLog {
+    /// A dynamic topic config change (`AlterConfigs`); takes effect from the next operation.
+    pub fn update_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// Sets HW clamped into `[log_start_offset, log_end_offset]`; returns the new value.
+    /// The leader's "never decreases" rule is the caller's: a follower may move it down
+    /// after truncation.
+    pub fn update_high_watermark(&mut self, hw: i64) -> i64 {
+        self.high_watermark = hw.clamp(self.log_start_offset, self.log_end_offset);
+        self.high_watermark
+    }
+
+    /// Kafka's `maybeIncrementLogStartOffset`/`updateLogStartOffset`: moving the start up
+    /// drags HW and the recovery point along, so nothing points below readable data.
+    pub(super) fn maybe_increment_log_start_offset(&mut self, new_log_start_offset: i64) {
+        if new_log_start_offset <= self.log_start_offset {
+            return;
+        }
+        self.log_start_offset = new_log_start_offset;
+        self.high_watermark = self.high_watermark.max(new_log_start_offset);
+        self.recovery_point = self.recovery_point.max(new_log_start_offset);
+        self.check_invariants();
+    }
+
+    /// Debug-build check of the offset ordering and segment layout after each mutation.
+    pub(super) fn check_invariants(&self) {
+        debug_assert!(!self.segments.is_empty(), "no active segment");
+        debug_assert!(
+            self.segments
+                .windows(2)
+                .all(|w| w[0].base_offset() < w[1].base_offset()),
+            "segment base offsets must increase"
+        );
+        debug_assert!(
+            self.segments[0].base_offset() <= self.log_start_offset,
+            "log start offset {} below the first segment {}",
+            self.log_start_offset,
+            self.segments[0].base_offset()
+        );
+        debug_assert!(
+            self.log_start_offset <= self.high_watermark
+                && self.high_watermark <= self.log_end_offset,
+            "need log_start_offset {} <= HW {} <= LEO {}",
+            self.log_start_offset,
+            self.high_watermark,
+            self.log_end_offset
+        );
+        debug_assert!(
+            self.log_start_offset <= self.recovery_point
+                && self.recovery_point <= self.log_end_offset,
+            "need log_start_offset {} <= recovery point {} <= LEO {}",
+            self.log_start_offset,
+            self.recovery_point,
+            self.log_end_offset
+        );
+        // Only the newest batch needs checking (segments are ordered), which keeps this O(1)
+        // per append even in debug builds.
+        let last_next_offset = self.segments.iter().rev().find_map(LogSegment::next_offset);
+        debug_assert!(
+            last_next_offset.is_none_or(|next| next <= self.log_end_offset),
+            "the last batch ends at {last_next_offset:?}, past the LEO {}",
+            self.log_end_offset
+        );
+    }
+}
+
+// Truncation.
+impl UnifiedLog {
+    /// Drops everything at or above `offset` (a follower cutting a divergent tail, or a
+    /// restart cutting to its HW). HW, the recovery point and the cleaner checkpoint clamp
+    /// down; like Kafka, the log start offset does too if `offset` is below it. Does nothing
+    /// when `offset >= LEO`.
+    pub fn truncate_to(&mut self, offset: i64) {
+        // Kafka refuses a negative target; offset 0 is the nearest meaningful one.
+        let offset = offset.max(0);
+        if offset >= self.log_end_offset {
+            return;
+        }
+        self.cleaner_checkpoint = self.cleaner_checkpoint.min(offset);
+        if self.segments[0].base_offset() > offset {
+            // Simplification: Kafka stamps the fresh segment with the current time; without a
+            // clock here it inherits the active segment's creation time.
+            let created_ms = self.active_segment().created_ms();
+            self.reset_at(offset, created_ms);
+            return;
+        }
+        self.segments.retain(|s| s.base_offset() <= offset);
+        self.active_segment_mut().truncate_to(offset);
+        self.log_end_offset = offset;
+        self.log_start_offset = self.log_start_offset.min(offset);
+        self.high_watermark = self.high_watermark.min(offset);
+        self.recovery_point = self.recovery_point.min(offset);
+        self.check_invariants();
+    }
+
+    /// Deletes the whole log and restarts it, empty, at `offset` (a follower that fell below
+    /// the leader's log start offset). HW, LEO, log start and recovery point all become
+    /// `offset`.
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: i64) {
+        self.cleaner_checkpoint = self.cleaner_checkpoint.min(offset);
+        self.reset_at(offset, now_ms);
+    }
+
+    fn reset_at(&mut self, offset: i64, created_ms: i64) {
+        self.segments = vec![LogSegment::new(offset, created_ms)];
+        self.log_end_offset = offset;
+        self.log_start_offset = offset;
+        self.high_watermark = offset;
+        self.recovery_point = offset;
+        self.check_invariants();
+    }
+}
+
+// Flushing and power loss.
+impl UnifiedLog {
+    /// Writes everything to disk: `recovery_point = LEO`.
+    pub fn flush(&mut self, now_ms: i64) {
+        // Kafka's flush only counts as one (and resets the flush.ms clock) if it wrote data.
+        if self.recovery_point < self.log_end_offset {
+            self.recovery_point = self.log_end_offset;
+            self.last_flush_ms = now_ms;
+        }
+    }
+
+    /// Time-based flush (flush.ms since the last flush), which the broker calls
+    /// periodically (Kafka's `LogManager.flushDirtyLogs`). Returns whether it flushed.
+    pub fn maybe_flush(&mut self, now_ms: i64) -> bool {
+        let due = now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_ms;
+        if due && self.recovery_point < self.log_end_offset {
+            self.flush(now_ms);
+            return true;
+        }
+        false
+    }
+
+    /// After an append: flush.messages (Kafka checks `unflushedMessages >= flushInterval`),
+    /// then flush.ms.
+    // Simplification: Kafka checks flush.ms only from its scheduler; checking on appends too
+    // just flushes a little sooner when flush.ms is set.
+    pub(super) fn flush_after_append(&mut self, now_ms: i64) {
+        if self.unflushed_messages() >= self.config.flush_messages {
+            self.flush(now_ms);
+        } else {
+            self.maybe_flush(now_ms);
+        }
+    }
+
+    /// Power loss: everything at or above the recovery point is gone (the page cache died
+    /// with the machine). Returns the number of records lost.
+    pub fn lose_unflushed(&mut self) -> u64 {
+        let lost = self
+            .batches()
+            .flat_map(|b| b.records.iter())
+            .filter(|r| r.offset >= self.recovery_point)
+            .count() as u64;
+        self.truncate_to(self.recovery_point);
+        lost
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::testing::{append, append_batch, keyed, log_with, offsets_of};
+
+    #[test]
+    fn high_watermark_is_clamped_into_the_log() {
+        let mut log = log_with(LogConfig::default());
+        append_batch(&mut log, &[("a", "1"), ("b", "2"), ("c", "3")], 0);
+        assert_eq!(log.update_high_watermark(2), 2);
+        assert_eq!(log.update_high_watermark(10), 3, "not past LEO");
+        assert_eq!(
+            log.update_high_watermark(1),
+            1,
+            "followers may move it down"
+        );
+        assert_eq!(log.update_high_watermark(-5), 0, "not below log start");
+        assert_eq!(log.high_watermark(), 0);
+    }
+
+    #[test]
+    fn truncate_to_drops_the_tail_and_clamps_hw_and_recovery_point() {
+        let mut log = log_with(LogConfig {
+            segment_bytes: 150,
+            ..LogConfig::default()
+        });
+        for key in ["a", "b", "c", "d", "e"] {
+            append(&mut log, key, Some("v"), 0);
+        }
+        log.flush(0);
+        log.update_high_watermark(5);
+        log.truncate_to(3);
+        assert_eq!(log.log_end_offset(), 3);
+        assert_eq!(log.high_watermark(), 3);
+        assert_eq!(log.recovery_point(), 3);
+        assert_eq!(offsets_of(&log), [0, 1, 2]);
+        let bases: Vec<i64> = log.segments().iter().map(|s| s.base_offset()).collect();
+        assert_eq!(bases, [0, 2], "the segment at 4 is gone");
+        log.truncate_to(7);
+        assert_eq!(log.log_end_offset(), 3, "truncating past LEO does nothing");
+        let info = append(&mut log, "f", Some("v"), 0);
+        assert_eq!(info.first_offset, 3, "offsets are reused after truncation");
+    }
+
+    #[test]
+    fn truncate_to_mid_batch_keeps_the_records_below() {
+        let mut log = log_with(LogConfig::default());
+        append_batch(&mut log, &[("a", "1"), ("b", "2"), ("c", "3")], 0);
+        log.truncate_to(1);
+        assert_eq!(offsets_of(&log), [0]);
+        assert_eq!(
+            log.batches().map(|b| b.next_offset()).collect::<Vec<_>>(),
+            [1]
+        );
+    }
+
+    #[test]
+    fn truncate_fully_and_start_at_restarts_the_log() {
+        let mut log = log_with(LogConfig::default());
+        append_batch(&mut log, &[("a", "1"), ("b", "2")], 0);
+        log.update_high_watermark(2);
+        log.truncate_fully_and_start_at(50, 9);
+        assert_eq!(log.log_start_offset(), 50);
+        assert_eq!(log.log_end_offset(), 50);
+        assert_eq!(log.high_watermark(), 50);
+        assert_eq!(log.recovery_point(), 50);
+        assert_eq!(log.segments().len(), 1);
+        assert_eq!(log.records().count(), 0);
+        assert_eq!(append(&mut log, "c", Some("3"), 0).first_offset, 50);
+    }
+
+    #[test]
+    fn flush_messages_moves_the_recovery_point() {
+        let mut log = log_with(LogConfig {
+            flush_messages: 3,
+            ..LogConfig::default()
+        });
+        append(&mut log, "a", Some("1"), 0);
+        append(&mut log, "b", Some("2"), 0);
+        assert_eq!(log.recovery_point(), 0, "two unflushed messages");
+        append(&mut log, "c", Some("3"), 0);
+        assert_eq!(log.recovery_point(), 3, "the third triggers a flush");
+        append(&mut log, "d", Some("4"), 0);
+        assert_eq!(log.recovery_point(), 3);
+        assert_eq!(log.unflushed_messages(), 1);
+    }
+
+    #[test]
+    fn flush_ms_flushes_once_the_interval_has_passed() {
+        let mut log = UnifiedLog::new(
+            LogConfig {
+                flush_ms: 1000,
+                ..LogConfig::default()
+            },
+            0,
+        );
+        log.append_as_leader(vec![keyed(0, "a", Some("1"))], 0, ProducerInfo::NONE, 500)
+            .expect("append");
+        assert_eq!(log.recovery_point(), 0);
+        assert!(!log.maybe_flush(999));
+        assert!(log.maybe_flush(1000));
+        assert_eq!(log.recovery_point(), 1);
+        assert!(!log.maybe_flush(5000), "nothing left to flush");
+        log.append_as_leader(vec![keyed(0, "b", Some("2"))], 0, ProducerInfo::NONE, 2500)
+            .expect("append");
+        assert_eq!(
+            log.recovery_point(),
+            2,
+            "an append after flush.ms flushes too"
+        );
+    }
+
+    #[test]
+    fn power_loss_truncates_to_the_recovery_point() {
+        let mut log = log_with(LogConfig {
+            flush_messages: 2,
+            ..LogConfig::default()
+        });
+        for key in ["a", "b", "c"] {
+            append(&mut log, key, Some("v"), 0);
+        }
+        log.update_high_watermark(3);
+        assert_eq!(log.recovery_point(), 2);
+        assert_eq!(log.lose_unflushed(), 1);
+        assert_eq!(log.log_end_offset(), 2);
+        assert_eq!(log.high_watermark(), 2, "HW cannot outlive the data");
+        assert_eq!(offsets_of(&log), [0, 1]);
+        assert_eq!(log.lose_unflushed(), 0, "everything left is on disk");
+    }
+
+    #[test]
+    fn default_flush_settings_lose_everything_on_power_loss() {
+        let mut log = log_with(LogConfig::default());
+        append_batch(&mut log, &[("a", "1"), ("b", "2")], 0);
+        append(&mut log, "c", Some("3"), 0);
+        assert_eq!(
+            log.lose_unflushed(),
+            3,
+            "Kafka relies on replication, not fsync"
+        );
+        assert_eq!(log.log_end_offset(), 0);
+    }
+
+    #[test]
+    fn offset_for_timestamp_finds_the_first_record_at_or_after() {
+        let mut log = log_with(LogConfig::default());
+        append(&mut log, "a", Some("1"), 100);
+        append(&mut log, "b", Some("2"), 300);
+        append(&mut log, "c", Some("3"), 200);
+        assert_eq!(log.offset_for_timestamp(0), Some(0));
+        assert_eq!(log.offset_for_timestamp(150), Some(1));
+        assert_eq!(log.offset_for_timestamp(300), Some(1));
+        assert_eq!(log.offset_for_timestamp(301), None);
+    }
+
+    #[test]
+    fn log_segments_matches_kafkas_range_lookup() {
+        let mut log = log_with(LogConfig {
+            segment_bytes: 70,
+            ..LogConfig::default()
+        });
+        for key in ["a", "b", "c", "d"] {
+            append(&mut log, key, Some("v"), 0);
+        }
+        let bases = |s: &[LogSegment]| s.iter().map(|s| s.base_offset()).collect::<Vec<_>>();
+        assert_eq!(bases(log.log_segments(1, 3)), [1, 2]);
+        assert_eq!(bases(log.log_segments(-1, 2)), [0, 1]);
+        assert_eq!(bases(log.log_segments(2, 2)), Vec::<i64>::new());
+    }
+}

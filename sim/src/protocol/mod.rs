@@ -1,0 +1,7 @@
+//! The Kafka wire protocol, as the model speaks it: messages and error codes.
+
+pub mod errors;
+pub mod messages;
+
+pub use errors::Errors;
+pub use messages::*;

@@ -1,0 +1,142 @@
+//! The scenario file format (TOML), as serde types.
+//!
+//! These types mirror the file one to one and reject unknown keys; `load.rs` turns them into a
+//! validated [`Scenario`](super::Scenario) with Kafka configs applied, and reports every
+//! mistake with the file, line, column and key.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// Kafka configs by their Kafka names (`"retention.ms" = 60000`, `acks = "all"`).
+pub type ConfigMap = BTreeMap<String, toml::Value>;
+
+fn default_duration() -> Spanned<String> {
+    Spanned::new(0..0, "60s".to_string())
+}
+
+fn empty_config() -> Spanned<ConfigMap> {
+    Spanned::new(0..0, ConfigMap::new())
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: String,
+    /// The seed used when `--seed` is not given.
+    #[serde(default)]
+    pub seed: u64,
+    /// How long the run lasts in simulated time, e.g. `"30s"`.
+    #[serde(default = "default_duration")]
+    pub duration: Spanned<String>,
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub topics: Vec<Spanned<TopicSpec>>,
+    #[serde(default)]
+    pub producers: Vec<Spanned<ProducerSpec>>,
+    #[serde(default)]
+    pub consumers: Vec<Spanned<ConsumerSpec>>,
+    #[serde(default)]
+    pub timeline: Vec<Spanned<toml::Table>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    #[serde(default = "one")]
+    pub brokers: u32,
+    /// Broker settings applied to every broker (`server.properties`).
+    #[serde(default = "empty_config")]
+    pub config: Spanned<ConfigMap>,
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        ClusterSpec {
+            brokers: 1,
+            config: empty_config(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    pub latency: Option<String>,
+    pub jitter: Option<String>,
+    #[serde(default)]
+    pub loss: f64,
+    #[serde(default)]
+    pub duplicate: f64,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            latency: None,
+            jitter: None,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicSpec {
+    pub name: String,
+    #[serde(default = "one")]
+    pub partitions: u32,
+    #[serde(default = "one")]
+    pub replication_factor: u32,
+    #[serde(default)]
+    pub config: ConfigMap,
+}
+
+/// A producer application. Also the payload of the `add-producer` action.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSpec {
+    pub name: String,
+    pub topic: String,
+    /// Records to produce; absent = until the run ends.
+    pub records: Option<u64>,
+    /// Records per second.
+    #[serde(default = "default_rate")]
+    pub rate: u32,
+    /// Keys used in turn; absent = null keys.
+    pub keys: Option<Vec<String>>,
+    /// Shorthand for `keys = ["key-0", ..., "key-<n-1>"]`.
+    pub key_count: Option<u32>,
+    /// When production starts, e.g. `"2s"`.
+    pub start: Option<String>,
+    #[serde(default)]
+    pub config: ConfigMap,
+}
+
+fn default_rate() -> u32 {
+    10
+}
+
+/// A consumer application. Also the payload of the `add-consumer` action.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerSpec {
+    pub name: String,
+    pub topic: String,
+    /// Assigned partitions; absent = all of the topic's partitions.
+    pub partitions: Option<Vec<i32>>,
+    /// When the consumer starts, e.g. `"5s"`.
+    pub start: Option<String>,
+    #[serde(default)]
+    pub config: ConfigMap,
+}

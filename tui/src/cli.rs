@@ -1,0 +1,317 @@
+//! The `kafkalab` command line (clap derive).
+//!
+//! Headless jobs print to stdout; a seed banner and diagnostics go to stderr, so `--json`
+//! output is exactly one JSON document and can be piped. Exit codes follow [`crate::exit`].
+
+use crate::exit;
+use crate::report::RunReport;
+use crate::scenarios;
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use kafkalab_sim::Simulation;
+use kafkalab_sim::kernel::{SimTime, parse_duration};
+use kafkalab_sim::utils::{murmur2, partition_for_key, to_positive};
+use serde::Serialize;
+use std::ffi::OsString;
+use std::io::Write;
+use std::sync::Arc;
+
+const ABOUT: &str = "Kafka Lab: a deterministic simulator and teaching lab for Apache Kafka.
+
+A whole Kafka cluster (brokers, producers, consumers) runs in one process on a simulated
+network and clock. Every run is a pure function of (scenario, seed, commands): the same
+inputs give the same trace, byte for byte.";
+
+const AFTER_HELP: &str = "Examples:
+  kafkalab scenarios list
+  kafkalab run quickstart --seed 7
+  kafkalab run quickstart --seed 7 --json
+  kafkalab run broker-faults --trace faults.jsonl
+  kafkalab explain partition alice --partitions 3
+
+Exit codes: 0 ok, 1 error, 2 usage or malformed scenario, 3 expectation or invariant
+violated, 4 liveness, 5 non-determinism.";
+
+#[derive(Debug, Parser)]
+#[command(name = "kafkalab", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a scenario headless and print its summary.
+    Run(RunArgs),
+    /// List or inspect the built-in scenarios.
+    #[command(subcommand)]
+    Scenarios(ScenariosCommand),
+    /// Explain how Kafka computes something.
+    #[command(subcommand)]
+    Explain(ExplainCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
+    pub scenario: String,
+    /// The run's seed [default: the scenario's own seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop at this simulated time instead of the scenario's end (e.g. 5s, 500ms, 2m).
+    #[arg(long, value_parser = parse_until)]
+    pub until: Option<u64>,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every trace event to FILE as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<std::path::PathBuf>,
+}
+
+fn parse_until(text: &str) -> Result<u64, String> {
+    parse_duration(text)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScenariosCommand {
+    /// List the built-in scenarios with their descriptions.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a built-in scenario's TOML (a starting point for your own).
+    Show {
+        /// The scenario's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExplainCommand {
+    /// Which partition the default partitioner picks for a key:
+    /// toPositive(murmur2(utf8(key))) % partitions.
+    Partition {
+        /// The record key, as a string (its UTF-8 bytes are hashed, like StringSerializer).
+        key: String,
+        /// The topic's partition count.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
+        partitions: i32,
+        /// Print `{"key", "murmur2", "partition"}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs the CLI with `args` (including the program name), writing to the given streams.
+/// Returns the process exit code.
+pub fn main(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
+            let text = e.render().to_string();
+            let _ = if e.use_stderr() {
+                stderr.write_all(text.as_bytes())
+            } else {
+                stdout.write_all(text.as_bytes())
+            };
+            return code;
+        }
+    };
+    let result = match cli.command {
+        None => overview(stdout),
+        Some(Command::Run(args)) => run(&args, stdout, stderr),
+        Some(Command::Scenarios(cmd)) => scenarios_cmd(&cmd, stdout),
+        Some(Command::Explain(cmd)) => explain(&cmd, stdout),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "kafkalab", stdout);
+            Ok(exit::OK)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err((code, message)) => {
+            let _ = writeln!(stderr, "error: {message}");
+            code
+        }
+    }
+}
+
+type CmdResult = Result<u8, (u8, String)>;
+
+fn io_error(e: std::io::Error) -> (u8, String) {
+    (exit::ERROR, e.to_string())
+}
+
+/// `kafkalab` without arguments: what it can do, until the lab exists.
+fn overview(out: &mut dyn Write) -> CmdResult {
+    let mut text =
+        String::from("Kafka Lab — a deterministic simulator for learning how Kafka behaves.\n\n");
+    text.push_str("Built-in scenarios:\n");
+    for (name, description) in scenario_list() {
+        text.push_str(&format!("  {name:<16} {description}\n"));
+    }
+    text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
+    text.push_str("  kafkalab explain partition alice --partitions 3\n  kafkalab --help\n");
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    Ok(exit::OK)
+}
+
+fn scenario_list() -> Vec<(String, String)> {
+    kafkalab_sim::scenario::builtin()
+        .iter()
+        .map(|(name, _)| {
+            let description = match kafkalab_sim::scenario::load_builtin(name) {
+                Some(Ok(s)) => s.description,
+                Some(Err(e)) => format!("(invalid: {e})"),
+                None => String::new(),
+            };
+            (name.to_string(), description)
+        })
+        .collect()
+}
+
+fn scenarios_cmd(cmd: &ScenariosCommand, out: &mut dyn Write) -> CmdResult {
+    match cmd {
+        ScenariosCommand::List { json } => {
+            let list = scenario_list();
+            if *json {
+                #[derive(Serialize)]
+                struct Entry<'a> {
+                    name: &'a str,
+                    description: &'a str,
+                }
+                let entries: Vec<Entry> = list
+                    .iter()
+                    .map(|(name, description)| Entry { name, description })
+                    .collect();
+                write_json(out, &entries)?;
+            } else {
+                for (name, description) in list {
+                    writeln!(out, "{name:<16} {description}").map_err(io_error)?;
+                }
+            }
+        }
+        ScenariosCommand::Show { name } => match kafkalab_sim::scenario::builtin_text(name) {
+            Some(text) => out.write_all(text.as_bytes()).map_err(io_error)?,
+            None => {
+                let names: Vec<&str> = kafkalab_sim::scenario::builtin()
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                return Err((
+                    exit::USAGE,
+                    format!(
+                        "no built-in scenario `{name}`; built-in: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        },
+    }
+    Ok(exit::OK)
+}
+
+fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), (u8, String)> {
+    serde_json::to_writer(&mut *out, value).map_err(|e| (exit::ERROR, e.to_string()))?;
+    writeln!(out).map_err(io_error)
+}
+
+fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
+    let scenario = scenarios::load(&args.scenario).map_err(|e| (e.exit_code(), e.to_string()))?;
+    let seed = args.seed.unwrap_or(scenario.default_seed);
+    let _ = writeln!(
+        err,
+        "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed})",
+        scenario.name, args.scenario
+    );
+    let mut sim = Simulation::new(Arc::new(scenario), seed);
+    let until = args.until.map_or(sim.end_time(), SimTime::from_micros);
+    match &args.trace {
+        None => sim.run_until(until),
+        Some(path) => write_trace(&mut sim, until, path)?,
+    }
+    let report = RunReport::of(&sim);
+    if args.json {
+        write_json(out, &report)?;
+    } else {
+        out.write_all(report.to_text().as_bytes())
+            .map_err(io_error)?;
+    }
+    Ok(exit::OK)
+}
+
+/// Runs to `until`, writing a JSON Lines trace: a header line with the run's identity and the
+/// node names (trace events refer to nodes by id), then one line per step.
+fn write_trace(
+    sim: &mut Simulation,
+    until: SimTime,
+    path: &std::path::Path,
+) -> Result<(), (u8, String)> {
+    let file = std::fs::File::create(path).map_err(|e| {
+        (
+            exit::ERROR,
+            format!("cannot create trace file `{}`: {e}", path.display()),
+        )
+    })?;
+    let mut w = std::io::BufWriter::new(file);
+    let nodes: Vec<&str> = sim.world().nodes().map(|(_, name, _, _)| name).collect();
+    let header = serde_json::json!({
+        "scenario": sim.scenario().name,
+        "seed": sim.seed(),
+        "nodes": nodes,
+    });
+    writeln!(w, "{header}").map_err(io_error)?;
+    while sim.next_event_time().is_some_and(|t| t <= until) {
+        let Some(event) = sim.step() else { break };
+        serde_json::to_writer(&mut w, event).map_err(|e| (exit::ERROR, e.to_string()))?;
+        writeln!(w).map_err(io_error)?;
+    }
+    sim.run_until(until);
+    w.flush().map_err(io_error)
+}
+
+fn explain(cmd: &ExplainCommand, out: &mut dyn Write) -> CmdResult {
+    match cmd {
+        ExplainCommand::Partition {
+            key,
+            partitions,
+            json,
+        } => {
+            let hash = murmur2(key.as_bytes());
+            let partition = partition_for_key(key.as_bytes(), *partitions);
+            if *json {
+                write_json(
+                    out,
+                    &serde_json::json!({ "key": key, "murmur2": hash, "partition": partition }),
+                )?;
+            } else {
+                let text = format!(
+                    "key         {key:?} ({} bytes, UTF-8 as StringSerializer writes it)\n\
+                     murmur2     {hash} (signed 32-bit, Utils.murmur2)\n\
+                     toPositive  {} (hash & 0x7fffffff, not abs)\n\
+                     partition   {} % {partitions} = {partition}\n",
+                    key.len(),
+                    to_positive(hash),
+                    to_positive(hash),
+                );
+                out.write_all(text.as_bytes()).map_err(io_error)?;
+            }
+            Ok(exit::OK)
+        }
+    }
+}

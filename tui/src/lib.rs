@@ -1,0 +1,11 @@
+//! Kafka Lab's front end: the `kafkalab` command line (and, later, the terminal lab).
+//!
+//! The simulator itself lives in `kafkalab-sim` and does no I/O; this crate reads files,
+//! parses flags, prints reports and maps outcomes to exit codes.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod exit;
+pub mod report;
+pub mod scenarios;
