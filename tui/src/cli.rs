@@ -234,9 +234,13 @@ fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), (u8, S
 fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
     let scenario = scenarios::load(&args.scenario).map_err(|e| (e.exit_code(), e.to_string()))?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
+    let until_flag = args
+        .until
+        .map(|us| format!(" --until {}", kafkalab_sim::kernel::format_duration(us)))
+        .unwrap_or_default();
     let _ = writeln!(
         err,
-        "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed})",
+        "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed}{until_flag})",
         scenario.name, args.scenario
     );
     let mut sim = Simulation::new(Arc::new(scenario), seed);

@@ -29,7 +29,9 @@ pub struct ScenarioError {
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
-        if let Some(key) = &self.key {
+        if let Some(key) = &self.key
+            && !self.message.contains(&format!("`{key}`"))
+        {
             write!(f, "`{key}`: ")?;
         }
         f.write_str(self.message.trim_end())
