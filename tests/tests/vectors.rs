@@ -16,7 +16,7 @@ fn a1_murmur2_matches_utils_test() {
             b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8",
             -58_897_971,
         ),
-        (&[b'a', b'b', b'c'], 479_470_107),
+        (b"abc", 479_470_107), // the byte array {'a','b','c'}
     ];
     for (input, expected) in cases {
         assert_eq!(
