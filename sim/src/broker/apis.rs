@@ -184,28 +184,26 @@ impl Broker {
         })
     }
 
-    /// Answers every parked fetch that now has `min_bytes` (or an error).
+    /// Answers every parked fetch that now has `min_bytes` (or an error), reading each one
+    /// once: the response that decided readiness is the one sent.
     pub(super) fn complete_delayed_fetches(&mut self, out: BrokerOut) {
-        let ready: Vec<u64> = self
-            .delayed_fetches
-            .iter()
-            .filter(|(_, d)| {
-                let (_, bytes, err) = self.read_fetch(&d.request);
-                err || bytes >= d.request.min_bytes
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ready {
-            out.cancel_timer(Timer::DelayedFetchExpire(id));
-            self.answer_delayed_fetch(id, out);
+        let mut ready = Vec::new();
+        for (id, delayed) in &self.delayed_fetches {
+            let (response, bytes, has_error) = self.read_fetch(&delayed.request);
+            if has_error || bytes >= delayed.request.min_bytes {
+                ready.push((*id, response));
+            }
+        }
+        for (id, response) in ready {
+            if let Some(delayed) = self.delayed_fetches.remove(&id) {
+                out.cancel_timer(Timer::DelayedFetchExpire(id));
+                out.send(delayed.from, KafkaMsg::FetchResponse(response));
+            }
         }
     }
 
+    /// A parked fetch reached `max_wait_ms`: it is answered with whatever is there now.
     pub(super) fn expire_delayed_fetch(&mut self, id: u64, out: BrokerOut) {
-        self.answer_delayed_fetch(id, out);
-    }
-
-    fn answer_delayed_fetch(&mut self, id: u64, out: BrokerOut) {
         if let Some(delayed) = self.delayed_fetches.remove(&id) {
             let (response, _, _) = self.read_fetch(&delayed.request);
             out.send(delayed.from, KafkaMsg::FetchResponse(response));
