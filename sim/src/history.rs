@@ -49,6 +49,9 @@ pub struct History {
     pub polled: BTreeMap<Arc<str>, u32>,
     /// Total records returned by polls (re-reads included).
     pub consumed: u64,
+    /// Leader changes the controller made to a live broker (not counting partitions going
+    /// offline).
+    pub leader_elections: u64,
 }
 
 impl History {
@@ -97,6 +100,7 @@ impl History {
                 self.resolve(value, Outcome::Failed { error: *error })
             }
             Note::SendUnknown { value, .. } => self.resolve(value, Outcome::Unknown),
+            Note::LeaderElected { leader, .. } if *leader >= 0 => self.leader_elections += 1,
             Note::Polled { records, .. } => {
                 for (_, value) in records {
                     self.consumed += 1;
@@ -138,6 +142,8 @@ pub struct Summary {
     pub duplicate_in_log: u64,
     /// Acknowledged records present in the final log but never returned to a consumer.
     pub unseen: u64,
+    /// Leader elections the controller made (to a live broker).
+    pub leader_elections: u64,
 }
 
 impl Summary {
@@ -157,6 +163,7 @@ impl Summary {
             produced: history.sends.len() as u64,
             consumed: history.consumed,
             duplicate_in_log: placed.values().filter(|n| **n > 1).count() as u64,
+            leader_elections: history.leader_elections,
             ..Summary::default()
         };
         for (value, send) in &history.sends {

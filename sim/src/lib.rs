@@ -10,6 +10,7 @@
 
 pub mod broker;
 pub mod clients;
+pub mod controller;
 pub mod history;
 pub mod kernel;
 pub mod log;

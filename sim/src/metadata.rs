@@ -1,66 +1,117 @@
-//! The cluster's layout: which brokers exist, which topics, which broker holds each partition.
+//! The metadata image: what a node knows of the cluster — brokers, topics, and each
+//! partition's replicas, leader, ISR and epochs.
 //!
-//! Until the controller exists (the replication issue), the layout is fixed when the run is
-//! built and every broker knows all of it, like a KRaft metadata log that never changes. Replica
-//! placement follows Kafka's rack-unaware assignment (`AdminUtils.assignReplicasToBrokers`): a
-//! random start broker and a random shift, both drawn from the run's PRNG, then round-robin.
+//! In KRaft every node builds this image by replaying the `__cluster_metadata` log
+//! ([`MetadataRecord`]s). The controller's image is the truth; a broker's image is as fresh as
+//! the records it has fetched, so a broker cut off from the controller keeps acting on what it
+//! last knew. Clients get their view from whichever broker answers their Metadata request.
+//!
+//! Replica placement for new topics follows Kafka's rack-unaware assignment
+//! (`AdminUtils.assignReplicasToBrokers`): a random start broker and a random shift, both drawn
+//! from the run's PRNG, then round-robin.
 
 use crate::kernel::{NodeId, SimRng};
-use crate::log::LogConfig;
 use crate::protocol::{
-    BrokerMetadata, Errors, MetadataResponse, PartitionMetadata, TopicMetadata, TopicPartition,
+    BrokerMetadata, Errors, MetadataRecord, MetadataResponse, NO_LEADER, PartitionMetadata,
+    PartitionRecord, TopicMetadata, TopicPartition,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct PartitionLayout {
-    pub replicas: Vec<i32>,
-    pub leader: i32,
-    pub leader_epoch: i32,
-    pub isr: Vec<i32>,
+/// A broker as the metadata log describes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BrokerRegistration {
+    pub id: i32,
+    /// The offset of its registration record; a restarted broker gets a new one.
+    pub epoch: i64,
+    pub node: NodeId,
+    /// A fenced broker cannot lead or join an ISR, and clients are not told about it.
+    pub fenced: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct TopicLayout {
-    pub name: Arc<str>,
-    pub partitions: Vec<PartitionLayout>,
-    #[serde(skip)]
-    pub config: LogConfig,
-}
-
-/// Brokers and topics of the cluster.
+/// The cluster as of one offset of the metadata log.
 #[derive(Clone, Debug, Default, Serialize)]
-pub struct ClusterMetadata {
-    pub brokers: Vec<BrokerMetadata>,
-    pub topics: BTreeMap<Arc<str>, TopicLayout>,
+pub struct MetadataImage {
+    /// The offset of the next record to apply (records applied so far).
+    pub offset: i64,
+    pub brokers: BTreeMap<i32, BrokerRegistration>,
+    pub topics: BTreeMap<Arc<str>, Vec<PartitionRecord>>,
 }
 
-impl ClusterMetadata {
-    pub fn broker_node(&self, broker_id: i32) -> Option<NodeId> {
-        self.brokers
-            .iter()
-            .find(|b| b.id == broker_id)
-            .map(|b| b.node)
+impl MetadataImage {
+    /// Applies the record at `self.offset`.
+    pub fn apply(&mut self, record: &MetadataRecord) {
+        match record {
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                broker_epoch,
+                node,
+            } => {
+                self.brokers.insert(
+                    *broker_id,
+                    BrokerRegistration {
+                        id: *broker_id,
+                        epoch: *broker_epoch,
+                        node: *node,
+                        fenced: true,
+                    },
+                );
+            }
+            MetadataRecord::BrokerFencing {
+                broker_id,
+                broker_epoch,
+                fenced,
+            } => {
+                if let Some(b) = self.brokers.get_mut(broker_id)
+                    && b.epoch == *broker_epoch
+                {
+                    b.fenced = *fenced;
+                }
+            }
+            MetadataRecord::Topic { name, .. } => {
+                self.topics.entry(name.clone()).or_default();
+            }
+            MetadataRecord::Partition(p) => {
+                let parts = self.topics.entry(p.tp.topic.clone()).or_default();
+                let index = p.tp.partition.max(0) as usize;
+                if parts.len() <= index {
+                    parts.resize_with(index + 1, || placeholder(&p.tp));
+                }
+                parts[index] = p.clone();
+            }
+        }
+        self.offset += 1;
     }
 
-    pub fn partition(&self, tp: &TopicPartition) -> Option<&PartitionLayout> {
-        let topic = self.topics.get(&tp.topic)?;
-        topic.partitions.get(usize::try_from(tp.partition).ok()?)
+    pub fn broker_node(&self, broker_id: i32) -> Option<NodeId> {
+        self.brokers.get(&broker_id).map(|b| b.node)
+    }
+
+    /// Registered and not fenced: may lead, may join an ISR.
+    pub fn is_active(&self, broker_id: i32) -> bool {
+        self.brokers.get(&broker_id).is_some_and(|b| !b.fenced)
+    }
+
+    pub fn partition(&self, tp: &TopicPartition) -> Option<&PartitionRecord> {
+        self.topics
+            .get(&tp.topic)?
+            .get(usize::try_from(tp.partition).ok()?)
+    }
+
+    pub fn partition_mut(&mut self, tp: &TopicPartition) -> Option<&mut PartitionRecord> {
+        self.topics
+            .get_mut(&tp.topic)?
+            .get_mut(usize::try_from(tp.partition).ok()?)
     }
 
     /// Every partition of every topic, in (topic, partition) order.
-    pub fn all_partitions(&self) -> impl Iterator<Item = (TopicPartition, &PartitionLayout)> {
-        self.topics.values().flat_map(|t| {
-            t.partitions
-                .iter()
-                .enumerate()
-                .map(|(p, layout)| (TopicPartition::new(t.name.clone(), p as i32), layout))
-        })
+    pub fn all_partitions(&self) -> impl Iterator<Item = &PartitionRecord> {
+        self.topics.values().flatten()
     }
 
-    /// A `MetadataResponse` for `topics` (all topics when `None`).
+    /// A `MetadataResponse` for `topics` (all topics when `None`): only unfenced brokers are
+    /// listed, as in KRaft's `getAliveBrokerNodes`.
     pub fn response(&self, correlation_id: i32, topics: Option<&[Arc<str>]>) -> MetadataResponse {
         let names: Vec<Arc<str>> = match topics {
             Some(list) => list.to_vec(),
@@ -69,15 +120,10 @@ impl ClusterMetadata {
         let topics = names
             .into_iter()
             .map(|name| match self.topics.get(&name) {
-                Some(layout) => TopicMetadata {
+                Some(parts) => TopicMetadata {
                     error: Errors::None,
                     name,
-                    partitions: layout
-                        .partitions
-                        .iter()
-                        .enumerate()
-                        .map(partition_meta)
-                        .collect(),
+                    partitions: parts.iter().map(|p| self.partition_meta(p)).collect(),
                 },
                 None => TopicMetadata {
                     error: Errors::UnknownTopicOrPartition,
@@ -88,20 +134,46 @@ impl ClusterMetadata {
             .collect();
         MetadataResponse {
             correlation_id,
-            brokers: self.brokers.clone(),
+            brokers: self
+                .brokers
+                .values()
+                .filter(|b| !b.fenced)
+                .map(|b| BrokerMetadata {
+                    id: b.id,
+                    node: b.node,
+                })
+                .collect(),
             topics,
+        }
+    }
+
+    fn partition_meta(&self, p: &PartitionRecord) -> PartitionMetadata {
+        // Kafka answers LEADER_NOT_AVAILABLE for a partition without a leader.
+        let error = if p.leader == NO_LEADER {
+            Errors::LeaderNotAvailable
+        } else {
+            Errors::None
+        };
+        PartitionMetadata {
+            error,
+            partition: p.tp.partition,
+            leader: p.leader,
+            leader_epoch: p.leader_epoch,
+            replicas: p.replicas.clone(),
+            isr: p.isr.clone(),
         }
     }
 }
 
-fn partition_meta((p, layout): (usize, &PartitionLayout)) -> PartitionMetadata {
-    PartitionMetadata {
-        error: Errors::None,
-        partition: p as i32,
-        leader: layout.leader,
-        leader_epoch: layout.leader_epoch,
-        replicas: layout.replicas.clone(),
-        isr: layout.isr.clone(),
+fn placeholder(tp: &TopicPartition) -> PartitionRecord {
+    PartitionRecord {
+        tp: tp.clone(),
+        replicas: Vec::new(),
+        isr: Vec::new(),
+        leader: NO_LEADER,
+        leader_epoch: 0,
+        partition_epoch: 0,
+        leader_recovery_state: crate::protocol::LeaderRecoveryState::Recovered,
     }
 }
 

@@ -7,6 +7,7 @@
 
 use crate::broker::Broker;
 use crate::clients::{Consumer, Producer};
+use crate::controller::Controller;
 use crate::kernel::{Actor, CrashKind, NodeId, Out};
 use crate::protocol::{Errors, KafkaMsg, TopicPartition};
 use serde::Serialize;
@@ -26,6 +27,26 @@ pub enum Timer {
     OsFlush,
     /// Broker: a parked fetch reached its `max_wait_ms`.
     DelayedFetchExpire(u64),
+    /// Broker: a parked `acks=all` produce reached its timeout.
+    DelayedProduceExpire(u64),
+    /// Broker: time to heartbeat (or retry registering with) the controller.
+    Heartbeat,
+    /// Broker: retry replicating the metadata log after an error.
+    MetadataFetchRetry,
+    /// Broker: the ISR shrink check (every `replica.lag.time.max.ms / 2`).
+    IsrExpiration,
+    /// Broker: write the high watermarks to the checkpoint file.
+    HighWatermarkCheckpoint,
+    /// Broker: the follower fetcher for this leader broker id resumes after a backoff.
+    ReplicaFetchBackoff(i32),
+    /// Controller: this broker's session may have expired.
+    SessionExpire(i32),
+    /// Controller: a parked metadata fetch from this broker reached its wait.
+    MetadataFetchExpire(i32),
+    /// Controller: `leader.imbalance.check.interval.seconds`.
+    LeaderImbalanceCheck,
+    /// Controller: `unclean.leader.election.interval.ms`.
+    UncleanElectionCheck,
     /// Producer: time to send the next record of the workload.
     ProduceTick,
     /// Client: no response within `request.timeout.ms`.
@@ -83,6 +104,68 @@ pub enum Note {
         tp: TopicPartition,
         error: Errors,
     },
+    /// The broker applied a metadata record making it the leader.
+    BecameLeader {
+        tp: TopicPartition,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        log_end_offset: i64,
+    },
+    /// The broker applied a metadata record making it a follower (`leader` may be -1).
+    BecameFollower {
+        tp: TopicPartition,
+        leader: i32,
+        leader_epoch: i32,
+    },
+    /// A replica's log was cut back: `reason` says which rule did it.
+    Truncated {
+        tp: TopicPartition,
+        to_offset: i64,
+        records_removed: u64,
+        reason: &'static str,
+    },
+    /// The leader asked the controller for a new ISR.
+    IsrChangeProposed {
+        tp: TopicPartition,
+        from: Vec<i32>,
+        to: Vec<i32>,
+    },
+    AlterPartitionFailed {
+        tp: TopicPartition,
+        error: Errors,
+    },
+    /// The broker's registration was accepted (or refused, with the error).
+    RegistrationResult {
+        broker_epoch: i64,
+        error: Errors,
+    },
+    // --- controller ---
+    BrokerRegistered {
+        broker: i32,
+        broker_epoch: i64,
+    },
+    BrokerFenced {
+        broker: i32,
+        reason: &'static str,
+    },
+    BrokerUnfenced {
+        broker: i32,
+    },
+    /// A partition's leader changed (to -1 when it went offline).
+    LeaderElected {
+        tp: TopicPartition,
+        leader: i32,
+        leader_epoch: i32,
+        isr: Vec<i32>,
+        election: &'static str,
+        unclean: bool,
+    },
+    /// The controller committed a new ISR without a leader change.
+    IsrChanged {
+        tp: TopicPartition,
+        isr: Vec<i32>,
+        partition_epoch: i32,
+    },
     // --- producer ---
     Sent {
         value: Arc<str>,
@@ -132,6 +215,7 @@ pub enum Note {
 /// Every kind of node in a Kafka run.
 #[derive(Clone, Debug, Serialize)]
 pub enum KafkaNode {
+    Controller(Box<Controller>),
     Broker(Box<Broker>),
     Producer(Box<Producer>),
     Consumer(Box<Consumer>),
@@ -141,6 +225,13 @@ impl KafkaNode {
     pub fn as_broker(&self) -> Option<&Broker> {
         match self {
             KafkaNode::Broker(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_controller(&self) -> Option<&Controller> {
+        match self {
+            KafkaNode::Controller(c) => Some(c),
             _ => None,
         }
     }
@@ -159,9 +250,10 @@ impl KafkaNode {
         }
     }
 
-    /// `broker`, `producer` or `consumer`.
+    /// `controller`, `broker`, `producer` or `consumer`.
     pub fn role(&self) -> &'static str {
         match self {
+            KafkaNode::Controller(_) => "controller",
             KafkaNode::Broker(_) => "broker",
             KafkaNode::Producer(_) => "producer",
             KafkaNode::Consumer(_) => "consumer",
@@ -172,6 +264,7 @@ impl KafkaNode {
 macro_rules! dispatch {
     ($self:ident, $node:ident => $body:expr) => {
         match $self {
+            KafkaNode::Controller($node) => $body,
             KafkaNode::Broker($node) => $body,
             KafkaNode::Producer($node) => $body,
             KafkaNode::Consumer($node) => $body,

@@ -6,17 +6,20 @@
 //! kernel commands (which use node ids). A run is `(scenario, seed, commands)`: the command
 //! log below is everything interactive play adds, so replaying it reproduces the trace.
 
-use crate::broker::{Broker, BrokerConfig};
+use crate::broker::Broker;
 use crate::clients::{Consumer, Producer};
+use crate::controller::Controller;
 use crate::history::{History, Summary};
 use crate::kernel::{At, Command, CrashKind, NodeId, SimTime, Steppable, TraceEvent, World};
-use crate::log::UnifiedLog;
-use crate::metadata::{ClusterMetadata, PartitionLayout, TopicLayout, assign_replicas};
+use crate::log::{LogConfig, UnifiedLog};
+use crate::metadata::{MetadataImage, assign_replicas};
 use crate::node::{Input, KafkaNode};
-use crate::protocol::{BrokerMetadata, TopicPartition};
+use crate::protocol::{
+    LeaderRecoveryState, MetadataRecord, NO_LEADER, PartitionRecord, TopicPartition,
+};
 use crate::scenario::{
-    Action, ConsumerDef, ProducerDef, Scenario, ScenarioError, consumer_def_checked,
-    producer_def_checked,
+    Action, CONTROLLER_NAME, ConsumerDef, ProducerDef, Scenario, ScenarioError,
+    consumer_def_checked, producer_def_checked,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,8 +48,9 @@ impl std::error::Error for ActionError {}
 #[derive(Clone, Debug)]
 pub struct Simulation {
     scenario: Arc<Scenario>,
-    metadata: Arc<ClusterMetadata>,
     world: World<KafkaNode>,
+    controller: NodeId,
+    broker_nodes: Vec<NodeId>,
     history: History,
     commands: Vec<StampedAction>,
 }
@@ -56,20 +60,56 @@ impl Simulation {
     pub fn new(scenario: Arc<Scenario>, seed: u64) -> Self {
         let mut world = World::new(seed, scenario.link);
         let broker_ids: Vec<i32> = (1..=scenario.brokers as i32).collect();
-        let metadata = Arc::new(layout(&scenario, &broker_ids, world.rng_mut()));
+        // Node ids: brokers first (broker i is node i-1), then the controller, then clients.
+        let broker_nodes: Vec<NodeId> = (0..broker_ids.len() as u32).map(NodeId).collect();
+        let controller_node = NodeId(broker_ids.len() as u32);
+        let bootstrap = bootstrap_records(&scenario, &broker_ids, &broker_nodes, world.rng_mut());
+        let mut image = MetadataImage::default();
+        for record in &bootstrap {
+            image.apply(record);
+        }
         for id in &broker_ids {
-            let mut config: BrokerConfig = scenario.broker_config.clone();
-            config.node_id = *id;
-            let broker = Broker::new(config, metadata.clone());
+            let config = scenario.broker_config_for(*id);
+            let topic_configs: BTreeMap<Arc<str>, LogConfig> = scenario
+                .topics
+                .iter()
+                .map(|t| (t.name.clone(), scenario.log_config_for(*id, t)))
+                .collect();
+            let epoch = image.brokers.get(id).map(|b| b.epoch);
+            let broker = Broker::new(
+                config,
+                Arc::new(topic_configs),
+                controller_node,
+                image.clone(),
+                epoch,
+            );
             world.add_node(
                 Scenario::broker_name(*id),
                 KafkaNode::Broker(Box::new(broker)),
             );
         }
+        let topic_configs: BTreeMap<Arc<str>, LogConfig> = scenario
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.config.clone()))
+            .collect();
+        // Every broker registered once, as incarnation 1, before the run began.
+        let incarnations = broker_ids.iter().map(|id| (*id, 1)).collect();
+        let controller = Controller::new(
+            scenario.controller_config.clone(),
+            Arc::new(topic_configs),
+            bootstrap,
+            incarnations,
+        );
+        world.add_node(
+            CONTROLLER_NAME.to_string(),
+            KafkaNode::Controller(Box::new(controller)),
+        );
         let mut sim = Simulation {
             scenario: scenario.clone(),
-            metadata,
             world,
+            controller: controller_node,
+            broker_nodes,
             history: History::default(),
             commands: Vec::new(),
         };
@@ -104,8 +144,24 @@ impl Simulation {
         &self.history
     }
 
-    pub fn metadata(&self) -> &ClusterMetadata {
-        &self.metadata
+    /// The cluster as the controller has decided it (the truth; brokers may lag).
+    pub fn metadata(&self) -> &MetadataImage {
+        self.controller().image()
+    }
+
+    pub fn controller(&self) -> &Controller {
+        match self
+            .world
+            .node(self.controller)
+            .and_then(KafkaNode::as_controller)
+        {
+            Some(c) => c,
+            None => unreachable!("the controller node is added when the run is built"),
+        }
+    }
+
+    pub fn broker(&self, broker_id: i32) -> Option<&Broker> {
+        self.world.node(self.broker_node(broker_id)?)?.as_broker()
     }
 
     pub fn seed(&self) -> u64 {
@@ -123,18 +179,35 @@ impl Simulation {
     }
 
     pub fn broker_node(&self, broker_id: i32) -> Option<NodeId> {
-        self.world.node_id(&Scenario::broker_name(broker_id))
+        let index = usize::try_from(broker_id).ok()?.checked_sub(1)?;
+        self.broker_nodes.get(index).copied()
     }
 
-    /// The leader's log of every partition, in (topic, partition) order.
+    /// Each partition's authoritative log, in (topic, partition) order: the leader's, or for
+    /// an offline partition the log of the last ISR member (the replica that would lead).
     pub fn final_logs(&self) -> Vec<(TopicPartition, &UnifiedLog)> {
-        self.metadata
+        self.metadata()
             .all_partitions()
-            .filter_map(|(tp, layout)| {
-                let node = self.broker_node(layout.leader)?;
-                let log = self.world.node(node)?.as_broker()?.log(&tp)?;
-                Some((tp, log))
+            .filter_map(|p| {
+                let owner = if p.leader != NO_LEADER {
+                    p.leader
+                } else {
+                    *p.isr.first()?
+                };
+                let log = self.broker(owner)?.log(&p.tp)?;
+                Some((p.tp.clone(), log))
             })
+            .collect()
+    }
+
+    /// Every replica's log of `tp`, by broker id.
+    pub fn replica_logs(&self, tp: &TopicPartition) -> Vec<(i32, &UnifiedLog)> {
+        let Some(p) = self.metadata().partition(tp) else {
+            return Vec::new();
+        };
+        p.replicas
+            .iter()
+            .filter_map(|id| Some((*id, self.broker(*id)?.log(tp)?)))
             .collect()
     }
 
@@ -299,7 +372,7 @@ impl Simulation {
     }
 
     fn bootstrap(&self) -> Vec<NodeId> {
-        self.metadata.brokers.iter().map(|b| b.node).collect()
+        self.broker_nodes.clone()
     }
 
     fn producer_node(&self, def: &ProducerDef) -> KafkaNode {
@@ -342,43 +415,51 @@ fn describe(e: ScenarioError) -> ActionError {
     ActionError(format!("{key}{}", e.message))
 }
 
-/// The cluster layout: broker ids 1..=n (node ids 0..n), replicas placed as Kafka does.
-fn layout(
+/// The metadata log of a cluster that is already running when the run begins: every broker
+/// registered and unfenced, every topic created with its replicas placed (explicitly, or as
+/// Kafka does), `replicas[0]` leading in epoch 0 with the full ISR.
+fn bootstrap_records(
     scenario: &Scenario,
     broker_ids: &[i32],
+    broker_nodes: &[NodeId],
     rng: &mut crate::kernel::SimRng,
-) -> ClusterMetadata {
-    let brokers = broker_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| BrokerMetadata {
-            id: *id,
-            node: NodeId(i as u32),
-        })
-        .collect();
-    let mut topics = BTreeMap::new();
+) -> Vec<MetadataRecord> {
+    let mut records = Vec::new();
+    for (id, node) in broker_ids.iter().zip(broker_nodes) {
+        let broker_epoch = records.len() as i64;
+        records.push(MetadataRecord::RegisterBroker {
+            broker_id: *id,
+            broker_epoch,
+            node: *node,
+        });
+        records.push(MetadataRecord::BrokerFencing {
+            broker_id: *id,
+            broker_epoch,
+            fenced: false,
+        });
+    }
     for t in &scenario.topics {
-        let assignment =
-            assign_replicas(broker_ids, t.partitions, t.replication_factor as usize, rng);
-        let partitions = assignment
-            .into_iter()
-            .map(|replicas| PartitionLayout {
-                leader: replicas[0],
-                leader_epoch: 0,
+        let assignment = match &t.replicas {
+            Some(explicit) => explicit.clone(),
+            None => assign_replicas(broker_ids, t.partitions, t.replication_factor as usize, rng),
+        };
+        records.push(MetadataRecord::Topic {
+            name: t.name.clone(),
+            partitions: t.partitions,
+        });
+        for (p, replicas) in assignment.into_iter().enumerate() {
+            records.push(MetadataRecord::Partition(PartitionRecord {
+                tp: TopicPartition::new(t.name.clone(), p as i32),
+                leader: replicas.first().copied().unwrap_or(NO_LEADER),
                 isr: replicas.clone(),
                 replicas,
-            })
-            .collect();
-        topics.insert(
-            t.name.clone(),
-            TopicLayout {
-                name: t.name.clone(),
-                partitions,
-                config: t.config.clone(),
-            },
-        );
+                leader_epoch: 0,
+                partition_epoch: 0,
+                leader_recovery_state: LeaderRecoveryState::Recovered,
+            }));
+        }
     }
-    ClusterMetadata { brokers, topics }
+    records
 }
 
 impl Steppable for Simulation {

@@ -148,3 +148,249 @@ fn scenarios_list_and_overview() {
     assert_eq!(code, 2);
     assert!(err.contains("unrecognized subcommand"), "{err}");
 }
+
+#[test]
+fn run_json_has_leader_elections_and_each_partitions_isr_hw_leo() {
+    let v = run_json(&["run", "quickstart", "--json"]);
+    assert_eq!(v["leader_elections"].as_u64(), Some(0), "{v}");
+    let partitions = v["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 3, "every partition of the image: {v}");
+    for (i, p) in partitions.iter().enumerate() {
+        assert_eq!(p["topic"], "quickstart-events");
+        assert_eq!(p["partition"].as_u64(), Some(i as u64));
+        assert_eq!(p["leader"], 1);
+        assert_eq!(p["replicas"], serde_json::json!([1]), "{p}");
+        assert_eq!(p["isr"], serde_json::json!([1]), "{p}");
+        assert_eq!(p["leader_epoch"], 0, "{p}");
+        assert!(p["hw"].as_i64().is_some_and(|hw| hw >= 0), "{p}");
+        assert_eq!(p["hw"], p["high_watermark"], "{p}");
+        assert_eq!(p["leo"], p["log_end_offset"], "{p}");
+    }
+    let total: i64 = partitions.iter().filter_map(|p| p["leo"].as_i64()).sum();
+    assert_eq!(total, 30);
+}
+
+#[test]
+fn run_text_report_shows_elections_isr_and_leader_epoch() {
+    let (code, out, err) = cli(&["run", "quickstart"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\nCluster     leader_elections 0\n"), "{out}");
+    assert!(
+        out.contains(
+            "Topic: quickstart-events\tPartition: 0\tLeader: 1\tIsr: 1\tLeaderEpoch: 0\t\
+             LogStartOffset: 0\tHighWatermark: "
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn describe_topics_prints_kafka_topics_describe_layout() {
+    let (code, out, err) = cli(&["describe", "topics", "quickstart"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("kafkalab describe topics quickstart --seed 1 --at 10s"),
+        "replay hint: {err}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "a header and one line per partition: {out}");
+    assert_eq!(
+        lines[0],
+        "Topic: quickstart-events\tPartitionCount: 3\tReplicationFactor: 1\tConfigs: "
+    );
+    for (i, line) in lines[1..].iter().enumerate() {
+        assert_eq!(
+            *line,
+            format!("\tTopic: quickstart-events\tPartition: {i}\tLeader: 1\tReplicas: 1\tIsr: 1")
+        );
+    }
+    assert!(!out.contains("TopicId") && !out.contains("Elr"), "{out}");
+}
+
+#[test]
+fn describe_topics_unknown_topic_names_the_valid_ones() {
+    let (code, out, err) = cli(&["describe", "topics", "quickstart", "--topic", "nope"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("unknown topic `nope`") && err.contains("quickstart-events"),
+        "{err}"
+    );
+}
+
+#[test]
+fn describe_topics_at_and_step_conflict() {
+    let (code, out, err) = cli(&[
+        "describe",
+        "topics",
+        "quickstart",
+        "--at",
+        "2s",
+        "--step",
+        "10",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("cannot be used with"), "{err}");
+
+    let (code, _, err) = cli(&["describe", "topics", "quickstart", "--at", "2 parsecs"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn describe_topics_step_and_topic_filter() {
+    let (code, out, err) = cli(&[
+        "describe",
+        "topics",
+        "quickstart",
+        "--step",
+        "1",
+        "--topic",
+        "quickstart-events",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--step 1 --topic quickstart-events"), "{err}");
+    assert!(
+        out.starts_with("Topic: quickstart-events\tPartitionCount: 3\t"),
+        "{out}"
+    );
+}
+
+/// `leader-failure`: broker-1 (leader of orders-0) crashes at 10s and restarts at 25s.
+#[test]
+fn describe_topics_follows_a_leader_failure() {
+    let partition0 = |out: &str| -> String {
+        out.lines()
+            .find(|l| l.starts_with("\tTopic: orders\tPartition: 0\t"))
+            .unwrap_or_else(|| panic!("no orders-0 line in {out}"))
+            .to_string()
+    };
+    let isr_of = |line: &str| -> Vec<i32> {
+        let isr = line
+            .split('\t')
+            .find_map(|f| f.strip_prefix("Isr: "))
+            .unwrap_or_else(|| panic!("no Isr in {line}"));
+        let mut ids: Vec<i32> = isr
+            .split(',')
+            .map(|id| id.parse().expect("broker id"))
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+
+    let (code, out, err) = cli(&["describe", "topics", "leader-failure", "--at", "20s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Topic: orders\tPartitionCount: 3\tReplicationFactor: 3\tConfigs: "),
+        "{out}"
+    );
+    assert!(out.contains("min.insync.replicas=2"), "{out}");
+    let line = partition0(&out);
+    assert!(
+        line.contains("\tLeader: 2\tReplicas: 1,2,3\t"),
+        "broker-2 leads after broker-1 is fenced: {line}"
+    );
+    assert_eq!(isr_of(&line), vec![2, 3], "{line}");
+
+    let (code, out, err) = cli(&["describe", "topics", "leader-failure"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        isr_of(&partition0(&out)),
+        vec![1, 2, 3],
+        "broker-1 rejoined the ISR by the end: {out}"
+    );
+
+    let v = run_json(&["run", "leader-failure", "--until", "20s", "--json"]);
+    assert!(
+        v["leader_elections"].as_u64().is_some_and(|n| n >= 1),
+        "{v}"
+    );
+    for p in v["partitions"].as_array().expect("partitions") {
+        assert_eq!(p["hw"], p["high_watermark"], "{p}");
+        assert_eq!(p["leo"], p["log_end_offset"], "{p}");
+    }
+    let p0 = &v["partitions"][0];
+    assert_eq!(
+        (p0["leader"].as_i64(), p0["leader_epoch"].as_i64()),
+        (Some(2), Some(1)),
+        "{p0}"
+    );
+}
+
+/// The only broker crashes: once its session times out the controller fences it and every
+/// partition goes offline (`Leader: none`, -1 in JSON), yet is still listed.
+#[test]
+fn offline_partitions_show_leader_none() {
+    let path = std::env::temp_dir().join(format!("kafkalab-offline-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "name = \"offline\"\nduration = \"20s\"\n[cluster]\nbrokers = 1\n\
+         [[topics]]\nname = \"t\"\npartitions = 2\n\
+         [[timeline]]\nat = \"1s\"\naction = \"crash\"\nnode = \"broker-1\"\n",
+    )
+    .expect("scenario written");
+    let path_s = path.to_string_lossy().into_owned();
+
+    let (code, out, err) = cli(&["describe", "topics", &path_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\tTopic: t\tPartition: 0\tLeader: none\tReplicas: 1\tIsr: 1\n")
+            && out.contains("\tTopic: t\tPartition: 1\tLeader: none\t"),
+        "{out}"
+    );
+    let (code, out, err) = cli(&["run", &path_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("Topic: t\tPartition: 1\tLeader: none\tIsr: 1\t"),
+        "{out}"
+    );
+    let v = run_json(&["run", &path_s, "--json"]);
+    let leaders: Vec<i64> = v["partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .filter_map(|p| p["leader"].as_i64())
+        .collect();
+    assert_eq!(leaders, vec![-1, -1], "{v}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn run_config_flag_replays_the_pre_kip101_bug() {
+    let (code, out, err) = cli(&[
+        "run",
+        "kip101-hw-truncation",
+        "--config",
+        "sim.follower.truncation=pre-kip-101",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("--config sim.follower.truncation=pre-kip-101"),
+        "{err}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["lost_write"], 1, "{json}");
+    let (code, out, _) = cli(&["run", "kip101-hw-truncation", "--json"]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["lost_write"], 0, "{json}");
+}
+
+#[test]
+fn run_config_flag_rejects_unknown_keys_and_values() {
+    let (code, _, err) = cli(&[
+        "run",
+        "quickstart",
+        "--config",
+        "sim.follower.truncation=kip-999",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pre-kip-101, kip-101, kip-279"), "{err}");
+    let (code, _, err) = cli(&["run", "quickstart", "--config", "no.such.key=1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown config `no.such.key`"), "{err}");
+    let (code, _, err) = cli(&["run", "quickstart", "--config", "novalue"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("KEY=VALUE"), "{err}");
+}

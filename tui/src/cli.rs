@@ -26,6 +26,7 @@ const AFTER_HELP: &str = "Examples:
   kafkalab run quickstart --seed 7
   kafkalab run quickstart --seed 7 --json
   kafkalab run broker-faults --trace faults.jsonl
+  kafkalab describe topics leader-failure --at 20s
   kafkalab explain partition alice --partitions 3
 
 Exit codes: 0 ok, 1 error, 2 usage or malformed scenario, 3 expectation or invariant
@@ -45,6 +46,9 @@ pub enum Command {
     /// List or inspect the built-in scenarios.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
+    /// Describe the cluster as the controller sees it, like Kafka's admin tools.
+    #[command(subcommand)]
+    Describe(DescribeCommand),
     /// Explain how Kafka computes something.
     #[command(subcommand)]
     Explain(ExplainCommand),
@@ -71,10 +75,97 @@ pub struct RunArgs {
     /// Write every trace event to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<std::path::PathBuf>,
+    /// Add a `[cluster.config]` setting, e.g. `sim.follower.truncation=pre-kip-101` or
+    /// `unclean.leader.election.enable=true` (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub config: Vec<(String, String)>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+    }
+}
+
+/// Loads a scenario and applies `--config` settings to it.
+fn load_with_config(
+    name: &str,
+    config: &[(String, String)],
+) -> Result<kafkalab_sim::scenario::Scenario, (u8, String)> {
+    let mut scenario = scenarios::load(name).map_err(|e| (e.exit_code(), e.to_string()))?;
+    for (key, value) in config {
+        scenario = scenario.with_cluster_config(key, value).map_err(|e| {
+            (
+                exit::USAGE,
+                format!("--config {key}={value}: {}", e.message),
+            )
+        })?;
+    }
+    Ok(scenario)
+}
+
+/// ` --config k=v` for each setting, for replay hints.
+fn config_flags(config: &[(String, String)]) -> String {
+    config
+        .iter()
+        .map(|(k, v)| format!(" --config {k}={v}"))
+        .collect()
 }
 
 fn parse_until(text: &str) -> Result<u64, String> {
     parse_duration(text)
+}
+
+const DESCRIBE_TOPICS_LONG: &str = "Describe topics the way `kafka-topics.sh --describe` does, \
+from the controller's metadata image after running the scenario to a point in time.
+
+Runs the scenario with the seed to `--at` (default: the scenario's end) or for exactly \
+`--step` events, then prints, per topic in name order, a header line and one tab-indented \
+line per partition:
+
+  Topic: orders<TAB>PartitionCount: 3<TAB>ReplicationFactor: 3<TAB>Configs: min.insync.replicas=2
+  <TAB>Topic: orders<TAB>Partition: 0<TAB>Leader: 2<TAB>Replicas: 1,2,3<TAB>Isr: 2,3
+
+`Leader: none` means the partition is offline. `Configs:` lists the topic's own settings and \
+the broker-level topic defaults the scenario sets, with their effective values.
+
+Differences from Kafka's output: there is no `TopicId` field (the simulator has no topic ids), \
+and the `Elr` / `LastKnownElr` columns of Kafka 4.x are omitted because eligible leader \
+replicas (KIP-966) are not modelled.";
+
+const DESCRIBE_TOPICS_AFTER: &str = "Examples:
+  kafkalab describe topics leader-failure --at 20s
+  kafkalab describe topics leader-failure --seed 3 --topic orders
+  kafkalab describe topics quickstart --step 100";
+
+#[derive(Debug, Subcommand)]
+pub enum DescribeCommand {
+    /// Print each topic's partitions, leaders, replicas and ISR (kafka-topics.sh --describe).
+    #[command(long_about = DESCRIBE_TOPICS_LONG, after_long_help = DESCRIBE_TOPICS_AFTER)]
+    Topics(DescribeTopicsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeTopicsArgs {
+    /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
+    pub scenario: String,
+    /// The run's seed [default: the scenario's own seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Describe the cluster at this simulated time (e.g. 12s, 500ms) [default: the scenario's
+    /// end].
+    #[arg(long, value_name = "DURATION", value_parser = parse_until, conflicts_with = "step")]
+    pub at: Option<u64>,
+    /// Describe the cluster after exactly N events (fewer if the run has no more).
+    #[arg(long, value_name = "N")]
+    pub step: Option<u64>,
+    /// Only this topic.
+    #[arg(long, value_name = "NAME")]
+    pub topic: Option<String>,
+    /// Add a `[cluster.config]` setting (repeatable), as for `run`.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub config: Vec<(String, String)>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +227,9 @@ pub fn main(
         None => overview(stdout),
         Some(Command::Run(args)) => run(&args, stdout, stderr),
         Some(Command::Scenarios(cmd)) => scenarios_cmd(&cmd, stdout),
+        Some(Command::Describe(DescribeCommand::Topics(args))) => {
+            describe_topics(&args, stdout, stderr)
+        }
         Some(Command::Explain(cmd)) => explain(&cmd, stdout),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "kafkalab", stdout);
@@ -166,6 +260,7 @@ fn overview(out: &mut dyn Write) -> CmdResult {
         text.push_str(&format!("  {name:<16} {description}\n"));
     }
     text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
+    text.push_str("  kafkalab describe topics quickstart\n");
     text.push_str("  kafkalab explain partition alice --partitions 3\n  kafkalab --help\n");
     out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
@@ -232,12 +327,13 @@ fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), (u8, S
 }
 
 fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
-    let scenario = scenarios::load(&args.scenario).map_err(|e| (e.exit_code(), e.to_string()))?;
+    let scenario = load_with_config(&args.scenario, &args.config)?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let until_flag = args
         .until
         .map(|us| format!(" --until {}", kafkalab_sim::kernel::format_duration(us)))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + &config_flags(&args.config);
     let _ = writeln!(
         err,
         "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed}{until_flag})",
@@ -256,6 +352,67 @@ fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
         out.write_all(report.to_text().as_bytes())
             .map_err(io_error)?;
     }
+    Ok(exit::OK)
+}
+
+fn describe_topics(
+    args: &DescribeTopicsArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> CmdResult {
+    let scenario = load_with_config(&args.scenario, &args.config)?;
+    if let Some(topic) = &args.topic
+        && !scenario.topics.iter().any(|t| *t.name == **topic)
+    {
+        let names: Vec<&str> = scenario.topics.iter().map(|t| &*t.name).collect();
+        return Err((
+            exit::USAGE,
+            format!(
+                "unknown topic `{topic}` in scenario {}; its topics: {}",
+                scenario.name,
+                names.join(", ")
+            ),
+        ));
+    }
+    let seed = args.seed.unwrap_or(scenario.default_seed);
+    let point = match (args.step, args.at) {
+        (Some(n), _) => format!(" --step {n}"),
+        (None, at) => format!(
+            " --at {}",
+            kafkalab_sim::kernel::format_duration(at.unwrap_or(scenario.duration_us))
+        ),
+    };
+    let topic_flag = args
+        .topic
+        .as_ref()
+        .map(|t| format!(" --topic {t}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        err,
+        "kafkalab: scenario {} seed {seed} (replay: kafkalab describe topics {} --seed {seed}{point}{topic_flag}{})",
+        scenario.name,
+        args.scenario,
+        config_flags(&args.config)
+    );
+    let mut sim = Simulation::new(Arc::new(scenario), seed);
+    match args.step {
+        Some(n) => {
+            let mut done = 0;
+            while done < n && sim.step().is_some() {
+                done += 1;
+            }
+            if done < n {
+                let _ = writeln!(err, "kafkalab: the run ended after {done} of {n} steps");
+            }
+        }
+        None => {
+            let until = args.at.map_or(sim.end_time(), SimTime::from_micros);
+            sim.run_until(until);
+        }
+    }
+    let text =
+        crate::describe::describe_topics(sim.scenario(), sim.metadata(), args.topic.as_deref());
+    out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
 }
 

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod describe;
 pub mod exit;
 pub mod report;
 pub mod scenarios;

@@ -1,19 +1,31 @@
 //! What `kafkalab run` reports: the run's identity, its summary numbers and each partition's
 //! final state, as one JSON object (`--json`) or as text.
 
+use crate::describe::{join_ids, leader_text};
 use kafkalab_sim::Simulation;
 use kafkalab_sim::history::Summary;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+/// One partition at the end of the run: the controller's record of it and its authoritative
+/// log's offsets (-1 when no replica that could lead has a readable log).
 #[derive(Clone, Debug, Serialize)]
 pub struct PartitionReport {
     pub topic: String,
     pub partition: i32,
+    /// -1 when the partition is offline.
     pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    pub leader_epoch: i32,
     pub log_start_offset: i64,
     pub high_watermark: i64,
     pub log_end_offset: i64,
+    /// The same as `high_watermark`.
+    pub hw: i64,
+    /// The same as `log_end_offset`.
+    pub leo: i64,
 }
 
 /// The summary of one run.
@@ -33,16 +45,30 @@ pub struct RunReport {
 impl RunReport {
     pub fn of(sim: &Simulation) -> Self {
         let world = sim.world();
+        let logs: BTreeMap<_, _> = sim.final_logs().into_iter().collect();
+        // Every partition of the controller's image, even one without a readable log.
         let partitions = sim
-            .final_logs()
-            .into_iter()
-            .map(|(tp, log)| PartitionReport {
-                topic: tp.topic.to_string(),
-                partition: tp.partition,
-                leader: sim.metadata().partition(&tp).map_or(-1, |p| p.leader),
-                log_start_offset: log.log_start_offset(),
-                high_watermark: log.high_watermark(),
-                log_end_offset: log.log_end_offset(),
+            .metadata()
+            .all_partitions()
+            .map(|p| {
+                let log = logs.get(&p.tp);
+                let (log_start_offset, high_watermark, log_end_offset) = log
+                    .map_or((-1, -1, -1), |l| {
+                        (l.log_start_offset(), l.high_watermark(), l.log_end_offset())
+                    });
+                PartitionReport {
+                    topic: p.tp.topic.to_string(),
+                    partition: p.tp.partition,
+                    leader: p.leader,
+                    replicas: p.replicas.clone(),
+                    isr: p.isr.clone(),
+                    leader_epoch: p.leader_epoch,
+                    log_start_offset,
+                    high_watermark,
+                    log_end_offset,
+                    hw: high_watermark,
+                    leo: log_end_offset,
+                }
             })
             .collect();
         RunReport {
@@ -81,14 +107,17 @@ impl RunReport {
             "Anomalies   lost_write {}  duplicate_in_log {}  unseen {}",
             s.lost_write, s.duplicate_in_log, s.unseen
         );
+        let _ = writeln!(t, "Cluster     leader_elections {}", s.leader_elections);
         let _ = writeln!(t);
         for p in &self.partitions {
             let _ = writeln!(
                 t,
-                "Topic: {}\tPartition: {}\tLeader: {}\tLogStartOffset: {}\tHighWatermark: {}\tLogEndOffset: {}",
+                "Topic: {}\tPartition: {}\tLeader: {}\tIsr: {}\tLeaderEpoch: {}\tLogStartOffset: {}\tHighWatermark: {}\tLogEndOffset: {}",
                 p.topic,
                 p.partition,
-                p.leader,
+                leader_text(p.leader),
+                join_ids(&p.isr),
+                p.leader_epoch,
                 p.log_start_offset,
                 p.high_watermark,
                 p.log_end_offset

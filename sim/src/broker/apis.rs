@@ -1,24 +1,41 @@
-//! Request handling (Kafka's `KafkaApis` and the leader side of `ReplicaManager`):
-//! Produce, Fetch with its purgatory, and ListOffsets.
+//! Request handling on the leader (Kafka's `KafkaApis` and the leader side of
+//! `ReplicaManager`): Produce with the `acks=all` purgatory, Fetch from consumers (up to the
+//! HW) and followers (up to the LEO, updating their fetch state, the ISR and the HW), and
+//! ListOffsets.
 
-use super::{Broker, BrokerOut, DelayedFetch};
+use super::{Broker, BrokerOut, DelayedFetch, DelayedProduce};
 use crate::kernel::NodeId;
-use crate::log::{LogError, UnifiedLog};
+use crate::log::{LogError, RecordBatch, UnifiedLog};
 use crate::node::{Note, Timer};
 use crate::protocol::*;
 
 impl Broker {
-    /// The leader's log for `tp`, or the error Kafka answers with.
+    /// The log of a partition this broker leads, or the error Kafka answers with.
     fn leader_log(&self, tp: &TopicPartition) -> Result<&UnifiedLog, Errors> {
-        let layout = self
-            .metadata
-            .partition(tp)
-            .ok_or(Errors::UnknownTopicOrPartition)?;
-        if layout.leader != self.config.node_id {
-            return Err(Errors::NotLeaderOrFollower);
+        if !self.leaders.contains_key(tp) {
+            return Err(if self.image.partition(tp).is_some() {
+                Errors::NotLeaderOrFollower
+            } else {
+                Errors::UnknownTopicOrPartition
+            });
         }
         self.logs.get(tp).ok_or(Errors::NotLeaderOrFollower)
     }
+
+    /// KIP-320 fencing: a request that names a leader epoch must name ours.
+    fn check_leader_epoch(&self, tp: &TopicPartition, epoch: i32) -> Result<(), Errors> {
+        let Some(p) = self.leaders.get(tp) else {
+            return Ok(());
+        };
+        match epoch {
+            NO_EPOCH => Ok(()),
+            e if e < p.leader_epoch => Err(Errors::FencedLeaderEpoch),
+            e if e > p.leader_epoch => Err(Errors::UnknownLeaderEpoch),
+            _ => Ok(()),
+        }
+    }
+
+    // ----- produce -----
 
     pub(super) fn handle_produce(&mut self, from: NodeId, req: ProduceRequest, out: BrokerOut) {
         let mut partitions = Vec::with_capacity(req.partitions.len());
@@ -26,51 +43,60 @@ impl Broker {
             let tp = data.tp.clone();
             let result = self.append_to_leader(data, req.acks, out);
             let log_start_offset = self.logs.get(&tp).map_or(-1, |l| l.log_start_offset());
-            let (error, base_offset) = match result {
-                Ok(base) => (Errors::None, base),
+            let (error, base_offset, required) = match result {
+                Ok((base, last)) => (Errors::None, base, (req.acks == -1).then_some(last + 1)),
                 Err(error) => {
                     out.note(Note::ProduceRejected {
                         tp: tp.clone(),
                         error,
                     });
-                    (error, -1)
+                    (error, -1, None)
                 }
             };
-            partitions.push(ProducePartitionResponse {
+            let response = ProducePartitionResponse {
                 tp,
                 error,
                 base_offset,
                 log_start_offset,
-            });
-        }
-        // acks=0: the producer asked for no answer, and gets none.
-        if req.acks != 0 {
-            let correlation_id = req.correlation_id;
-            out.send(
-                from,
-                KafkaMsg::ProduceResponse(ProduceResponse {
-                    correlation_id,
-                    partitions,
-                }),
-            );
+            };
+            partitions.push((response, required));
         }
         self.complete_delayed_fetches(out);
+        if req.acks == 0 {
+            return; // the producer asked for no answer, and gets none
+        }
+        self.next_delayed_id += 1;
+        let id = self.next_delayed_id;
+        let delayed = DelayedProduce {
+            from,
+            correlation_id: req.correlation_id,
+            partitions,
+        };
+        self.delayed_produces.insert(id, delayed);
+        if !self.try_complete_delayed_produce(id, out) {
+            out.set_timer_ms(Timer::DelayedProduceExpire(id), i64::from(req.timeout_ms));
+        }
     }
 
+    /// `Partition.appendRecordsToLeader`: returns the first and last offsets written.
     fn append_to_leader(
         &mut self,
         data: ProducePartitionData,
         acks: i16,
         out: BrokerOut,
-    ) -> Result<i64, Errors> {
+    ) -> Result<(i64, i64), Errors> {
         if !matches!(acks, -1..=1) {
             return Err(Errors::InvalidRequiredAcks);
         }
         self.leader_log(&data.tp)?;
-        let epoch = self
-            .metadata
-            .partition(&data.tp)
-            .map_or(0, |p| p.leader_epoch);
+        let Some(partition) = self.leaders.get(&data.tp) else {
+            return Err(Errors::NotLeaderOrFollower);
+        };
+        if acks == -1 && partition.is_under_min_isr() {
+            // Nothing is written: the ISR is too small to promise anything.
+            return Err(Errors::NotEnoughReplicas);
+        }
+        let epoch = partition.leader_epoch;
         let now_ms = out.now_ms();
         let log = self
             .logs
@@ -97,18 +123,106 @@ impl Broker {
             base_offset: info.first_offset,
             last_offset: info.last_offset,
         });
-        // Simplification (until replication): the leader is the whole ISR, so HW = LEO.
-        let hw = log.update_high_watermark(log.log_end_offset());
-        out.note(Note::HwAdvanced {
-            tp: data.tp,
-            high_watermark: hw,
-        });
-        Ok(info.first_offset)
+        // A sole ISR member commits at once.
+        self.after_isr_change(&data.tp, out);
+        Ok((info.first_offset, info.last_offset))
     }
 
+    /// Recomputes the HW of a led partition after its ISR or a LEO changed, and completes
+    /// whatever that unblocks.
+    pub(super) fn after_isr_change(&mut self, tp: &TopicPartition, out: BrokerOut) {
+        let now_ms = out.now_ms();
+        let lag = self.config.replica_lag_time_max_ms;
+        let (Some(p), Some(log)) = (self.leaders.get(tp), self.logs.get_mut(tp)) else {
+            return;
+        };
+        let image = &self.image;
+        if let Some(hw) = p.maybe_increment_hw(log, now_ms, lag, |r| image.is_active(r)) {
+            out.note(Note::HwAdvanced {
+                tp: tp.clone(),
+                high_watermark: hw,
+            });
+            self.complete_delayed_fetches(out);
+        }
+        self.try_complete_delayed_produces(tp, out);
+    }
+
+    fn try_complete_delayed_produces(&mut self, tp: &TopicPartition, out: BrokerOut) {
+        let ids: Vec<u64> = self
+            .delayed_produces
+            .iter()
+            .filter(|(_, d)| {
+                d.partitions
+                    .iter()
+                    .any(|(r, req)| req.is_some() && r.tp == *tp)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            if self.try_complete_delayed_produce(id, out) {
+                out.cancel_timer(Timer::DelayedProduceExpire(id));
+            }
+        }
+    }
+
+    /// `Partition.checkEnoughReplicasReachOffset` for each waiting partition; answers and
+    /// forgets the request once none waits. Returns whether it was answered.
+    fn try_complete_delayed_produce(&mut self, id: u64, out: BrokerOut) -> bool {
+        let Some(mut delayed) = self.delayed_produces.remove(&id) else {
+            return false;
+        };
+        for (response, required) in &mut delayed.partitions {
+            let Some(offset) = *required else { continue };
+            let status = match (self.leaders.get(&response.tp), self.logs.get(&response.tp)) {
+                (Some(p), Some(log)) if log.high_watermark() >= offset => {
+                    if p.maximal_isr().len() < p.effective_min_isr {
+                        Some(Errors::NotEnoughReplicasAfterAppend)
+                    } else {
+                        Some(Errors::None)
+                    }
+                }
+                (Some(_), Some(_)) => None,
+                _ => Some(Errors::NotLeaderOrFollower),
+            };
+            if let Some(error) = status {
+                *required = None;
+                if !error.is_ok() {
+                    response.error = error;
+                    response.base_offset = -1;
+                }
+            }
+        }
+        if delayed.partitions.iter().any(|(_, r)| r.is_some()) {
+            self.delayed_produces.insert(id, delayed);
+            return false;
+        }
+        send_produce_response(delayed, out);
+        true
+    }
+
+    /// This broker stopped leading `tp`: its parked produces fail.
+    pub(super) fn fail_delayed_produces(&mut self, tp: &TopicPartition, out: BrokerOut) {
+        self.try_complete_delayed_produces(tp, out);
+    }
+
+    pub(super) fn expire_delayed_produce(&mut self, id: u64, out: BrokerOut) {
+        let Some(mut delayed) = self.delayed_produces.remove(&id) else {
+            return;
+        };
+        for (response, required) in &mut delayed.partitions {
+            if required.take().is_some() {
+                response.error = Errors::RequestTimedOut;
+                response.base_offset = -1;
+            }
+        }
+        send_produce_response(delayed, out);
+    }
+
+    // ----- fetch -----
+
     pub(super) fn handle_fetch(&mut self, from: NodeId, request: FetchRequest, out: BrokerOut) {
-        let (response, bytes, has_error) = self.read_fetch(&request);
-        if request.max_wait_ms <= 0 || bytes >= request.min_bytes || has_error {
+        let (response, bytes, complete) = self.read_fetch(&request, out);
+        if request.max_wait_ms <= 0 || bytes >= request.min_bytes || complete {
             out.send(from, KafkaMsg::FetchResponse(response));
             return;
         }
@@ -119,23 +233,36 @@ impl Broker {
             .insert(id, DelayedFetch { from, request });
     }
 
-    /// Reads what a fetch can return now: the response, its size, and whether any partition
-    /// had an error (which completes a fetch at once, as in Kafka's `DelayedFetch`).
-    fn read_fetch(&self, request: &FetchRequest) -> (FetchResponse, u64, bool) {
+    /// Reads what a fetch can return now: the response, its size, and whether it must be
+    /// answered at once (an error or a divergence, as in Kafka's `DelayedFetch`). A
+    /// follower's fetch also updates its state on the leader, which may grow the ISR and
+    /// move the HW (the response carries the HW from before this fetch, so a follower learns
+    /// of an advance on its next fetch).
+    fn read_fetch(&mut self, request: &FetchRequest, out: BrokerOut) -> (FetchResponse, u64, bool) {
+        let follower = (request.replica_id >= 0).then_some(request.replica_id);
         let mut bytes = 0u64;
-        let mut has_error = false;
+        let mut complete = false;
         let mut partitions = Vec::with_capacity(request.partitions.len());
+        let mut fetched = Vec::new();
         for fp in &request.partitions {
             let budget = request.max_bytes.saturating_sub(bytes);
-            let data = match self.read_partition(fp, budget, bytes == 0) {
-                Ok(data) => data,
+            let data = match self.read_partition(fp, follower.is_some(), budget, bytes == 0) {
+                Ok(data) => {
+                    if data.diverging_epoch.is_none() {
+                        fetched.push(fp);
+                    } else {
+                        complete = true;
+                    }
+                    data
+                }
                 Err(error) => {
-                    has_error = true;
+                    complete = true;
                     FetchPartitionData {
                         tp: fp.tp.clone(),
                         error,
                         high_watermark: -1,
                         log_start_offset: -1,
+                        diverging_epoch: None,
                         batches: Vec::new(),
                     }
                 }
@@ -143,36 +270,63 @@ impl Broker {
             bytes += data.batches.iter().map(|b| b.size_bytes()).sum::<u64>();
             partitions.push(data);
         }
+        if let Some(replica) = follower {
+            for fp in fetched {
+                self.update_follower(replica, fp, out);
+            }
+        }
         let response = FetchResponse {
             correlation_id: request.correlation_id,
             partitions,
         };
-        (response, bytes, has_error)
+        (response, bytes, complete)
     }
 
     fn read_partition(
         &self,
         fp: &FetchPartition,
+        from_follower: bool,
         budget: u64,
         first: bool,
     ) -> Result<FetchPartitionData, Errors> {
         let log = self.leader_log(&fp.tp)?;
+        self.check_leader_epoch(&fp.tp, fp.current_leader_epoch)?;
         let hw = log.high_watermark();
         let offset = fp.fetch_offset;
+        // The 2.7+ fetch-based divergence check (KIP-101/279 without a separate request).
+        if from_follower && fp.last_fetched_epoch != NO_EPOCH {
+            let (epoch, end_offset) = log.end_offset_for_epoch(fp.last_fetched_epoch);
+            if epoch < fp.last_fetched_epoch || end_offset < offset {
+                return Ok(FetchPartitionData {
+                    tp: fp.tp.clone(),
+                    error: Errors::None,
+                    high_watermark: hw,
+                    log_start_offset: log.log_start_offset(),
+                    diverging_epoch: Some(EpochEndOffset { epoch, end_offset }),
+                    batches: Vec::new(),
+                });
+            }
+        }
         if offset < log.log_start_offset() || offset > log.log_end_offset() {
             return Err(Errors::OffsetOutOfRange);
         }
         // Kafka's fetch.max.bytes is soft for the first partition with data: one batch always
-        // goes out, so a consumer can never get stuck behind a batch larger than its limit.
+        // goes out, so a reader can never get stuck behind a batch larger than its limit.
         let max_bytes = if first {
             fp.partition_max_bytes
         } else {
             fp.partition_max_bytes.min(budget)
         };
-        let batches = if offset >= hw || max_bytes == 0 {
+        // Consumers read committed data only; followers read everything.
+        let limit = if from_follower {
+            log.log_end_offset()
+        } else {
+            hw
+        };
+        let batches: Vec<RecordBatch> = if offset >= limit || max_bytes == 0 {
             Vec::new()
         } else {
-            log.read(offset, hw, max_bytes)
+            log.read(offset, limit, max_bytes)
                 .map_err(|_| Errors::OffsetOutOfRange)?
         };
         Ok(FetchPartitionData {
@@ -180,35 +334,64 @@ impl Broker {
             error: Errors::None,
             high_watermark: hw,
             log_start_offset: log.log_start_offset(),
+            diverging_epoch: None,
             batches,
         })
     }
 
-    /// Answers every parked fetch that now has `min_bytes` (or an error), reading each one
-    /// once: the response that decided readiness is the one sent.
-    pub(super) fn complete_delayed_fetches(&mut self, out: BrokerOut) {
-        let mut ready = Vec::new();
-        for (id, delayed) in &self.delayed_fetches {
-            let (response, bytes, has_error) = self.read_fetch(&delayed.request);
-            if has_error || bytes >= delayed.request.min_bytes {
-                ready.push((*id, response));
-            }
-        }
-        for (id, response) in ready {
-            if let Some(delayed) = self.delayed_fetches.remove(&id) {
-                out.cancel_timer(Timer::DelayedFetchExpire(id));
-                out.send(delayed.from, KafkaMsg::FetchResponse(response));
-            }
+    /// A follower fetched `fp`: record its position, maybe add it to the ISR, maybe move HW.
+    fn update_follower(&mut self, replica: i32, fp: &FetchPartition, out: BrokerOut) {
+        let now_ms = out.now_ms();
+        let (Some(log), Some(p)) = (self.logs.get(&fp.tp), self.leaders.get_mut(&fp.tp)) else {
+            return;
+        };
+        p.update_follower_fetch_state(replica, fp.fetch_offset, log.log_end_offset(), now_ms);
+        let image = &self.image;
+        let proposal = p.maybe_expand_isr(replica, log.high_watermark(), |r| image.is_active(r));
+        if let Some(proposal) = proposal {
+            self.send_alter_partition(&fp.tp, proposal, out);
+        } else {
+            self.after_isr_change(&fp.tp, out);
         }
     }
 
-    /// A parked fetch reached `max_wait_ms`: it is answered with whatever is there now.
+    /// Whether a parked fetch can be answered now (without touching any state).
+    fn fetch_ready(&self, request: &FetchRequest) -> bool {
+        let from_follower = request.replica_id >= 0;
+        let mut bytes = 0u64;
+        for fp in &request.partitions {
+            match self.read_partition(fp, from_follower, u64::MAX, bytes == 0) {
+                Ok(data) if data.diverging_epoch.is_some() => return true,
+                Ok(data) => bytes += data.batches.iter().map(|b| b.size_bytes()).sum::<u64>(),
+                Err(_) => return true,
+            }
+        }
+        bytes >= request.min_bytes
+    }
+
+    /// Answers every parked fetch that now has `min_bytes` (or an error).
+    pub(super) fn complete_delayed_fetches(&mut self, out: BrokerOut) {
+        let ready: Vec<u64> = self
+            .delayed_fetches
+            .iter()
+            .filter(|(_, d)| self.fetch_ready(&d.request))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ready {
+            out.cancel_timer(Timer::DelayedFetchExpire(id));
+            self.expire_delayed_fetch(id, out);
+        }
+    }
+
+    /// A parked fetch is answered with whatever is there now (its wait is over, or data came).
     pub(super) fn expire_delayed_fetch(&mut self, id: u64, out: BrokerOut) {
         if let Some(delayed) = self.delayed_fetches.remove(&id) {
-            let (response, _, _) = self.read_fetch(&delayed.request);
+            let (response, _, _) = self.read_fetch(&delayed.request, out);
             out.send(delayed.from, KafkaMsg::FetchResponse(response));
         }
     }
+
+    // ----- list offsets -----
 
     pub(super) fn handle_list_offsets(
         &mut self,
@@ -216,12 +399,13 @@ impl Broker {
         req: ListOffsetsRequest,
         out: BrokerOut,
     ) {
+        let from_follower = req.replica_id >= 0;
         let partitions = req
             .partitions
             .into_iter()
             .map(|p| {
                 let (error, offset) = match self.leader_log(&p.tp) {
-                    Ok(log) => (Errors::None, list_offset(log, p.timestamp)),
+                    Ok(log) => (Errors::None, list_offset(log, p.timestamp, from_follower)),
                     Err(error) => (error, -1),
                 };
                 ListOffsetsPartitionResponse {
@@ -241,12 +425,24 @@ impl Broker {
     }
 }
 
-/// The offset `ListOffsets` answers for `timestamp` on a leader, for `read_uncommitted`:
-/// earliest is the log start offset, latest is the high watermark, and a timestamp finds the
-/// first committed record at or after it (-1 when there is none).
-fn list_offset(log: &UnifiedLog, timestamp: i64) -> i64 {
+fn send_produce_response(delayed: DelayedProduce, out: BrokerOut) {
+    out.send(
+        delayed.from,
+        KafkaMsg::ProduceResponse(ProduceResponse {
+            correlation_id: delayed.correlation_id,
+            partitions: delayed.partitions.into_iter().map(|(r, _)| r).collect(),
+        }),
+    );
+}
+
+/// The offset `ListOffsets` answers for `timestamp` on a leader. For consumers
+/// (`read_uncommitted`): earliest is the log start offset, latest is the high watermark, and a
+/// timestamp finds the first committed record at or after it (-1 when there is none). A
+/// follower asking as a replica gets the log end offset for latest.
+fn list_offset(log: &UnifiedLog, timestamp: i64, from_follower: bool) -> i64 {
     match timestamp {
         EARLIEST_TIMESTAMP => log.log_start_offset(),
+        LATEST_TIMESTAMP if from_follower => log.log_end_offset(),
         LATEST_TIMESTAMP => log.high_watermark(),
         ts => log
             .offset_for_timestamp(ts)

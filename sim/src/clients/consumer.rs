@@ -227,6 +227,12 @@ impl Consumer {
                     tp: tp.clone(),
                     fetch_offset: *offset,
                     partition_max_bytes: self.config.max_partition_fetch_bytes,
+                    // KIP-320: a deposed leader answers FENCED_LEADER_EPOCH.
+                    current_leader_epoch: self
+                        .metadata
+                        .leader_epoch(&tp.topic, tp.partition)
+                        .unwrap_or(NO_EPOCH),
+                    last_fetched_epoch: NO_EPOCH,
                 }),
             }
         }
@@ -264,6 +270,7 @@ impl Consumer {
             node,
             KafkaMsg::ListOffsets(ListOffsetsRequest {
                 correlation_id: id,
+                replica_id: CONSUMER_REPLICA_ID,
                 partitions,
             }),
         );

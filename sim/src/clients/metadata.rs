@@ -65,6 +65,14 @@ impl ClientMetadata {
         self.brokers.get(&p.leader).copied()
     }
 
+    /// The leader epoch of `topic`-`partition` as last seen.
+    pub fn leader_epoch(&self, topic: &str, partition: i32) -> Option<i32> {
+        let p = self
+            .partitions(topic)?
+            .get(usize::try_from(partition).ok()?)?;
+        Some(p.leader_epoch)
+    }
+
     /// Partitions of `topic` that have a leader, in partition order.
     pub fn available_partitions(&self, topic: &str) -> Vec<i32> {
         self.partitions(topic)

@@ -12,8 +12,8 @@ use super::unified_log::{LogAppendInfo, LogError, ProducerInfo, UnifiedLog};
 
 impl UnifiedLog {
     /// Leader append: assigns offsets from LEO into one new batch; rolls a segment first if
-    /// needed; on compacted topics rejects keyless records; then applies flush.messages and
-    /// flush.ms.
+    /// needed; on compacted topics rejects keyless records; records where `leader_epoch`
+    /// starts in the leader-epoch cache; then applies flush.messages and flush.ms.
     pub fn append_as_leader(
         &mut self,
         records: Vec<SimpleRecord>,
@@ -31,6 +31,9 @@ impl UnifiedLog {
             last_offset: batch.last_offset,
             log_append_time_ms: now_ms,
         };
+        // Kafka's `maybeAssignEpochStartOffset`; the cache ignores an undefined epoch.
+        self.leader_epoch_cache
+            .assign(batch.partition_leader_epoch, batch.base_offset);
         self.append_batches(vec![batch], now_ms);
         Ok(info)
     }
@@ -87,7 +90,9 @@ impl UnifiedLog {
 
     /// Follower append: the batches already carry the leader's offsets. The first must start
     /// at or after LEO (after, when the leader's cleaner removed a whole batch), and each
-    /// must start after the previous one ends. Same rolling and flush rules as the leader.
+    /// must start after the previous one ends. Same rolling and flush rules as the leader,
+    /// and each batch's leader epoch goes into the leader-epoch cache, so the follower's cache
+    /// mirrors the leader's.
     /// An empty list appends nothing and reports the empty range `[LEO, LEO - 1]`.
     pub fn append_as_follower(
         &mut self,
@@ -107,6 +112,11 @@ impl UnifiedLog {
             log_append_time_ms: now_ms,
         };
         self.validate_follower_batches(&batches)?;
+        for batch in &batches {
+            // Batches written before leader epochs existed carry -1; the cache skips them.
+            self.leader_epoch_cache
+                .assign(batch.partition_leader_epoch, batch.base_offset);
+        }
         self.append_batches(batches, now_ms);
         Ok(info)
     }

@@ -93,6 +93,12 @@ pub struct LogConfig {
     pub flush_ms: i64,
     /// `max.message.bytes`: the largest batch the log accepts (`RECORD_TOO_LARGE` above it).
     pub max_message_bytes: u64,
+    /// `min.insync.replicas`: the ISR size an `acks=all` write needs (capped by the
+    /// replication factor when applied).
+    pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`: may the controller elect a replica outside the ISR
+    /// when no ISR member is alive (and lose committed data)?
+    pub unclean_leader_election_enable: bool,
 }
 
 impl Default for LogConfig {
@@ -110,6 +116,8 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             max_message_bytes: 1_048_588,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
         }
     }
 }
@@ -143,10 +151,12 @@ impl LogConfig {
         "max.message.bytes",
         "min.cleanable.dirty.ratio",
         "min.compaction.lag.ms",
+        "min.insync.replicas",
         "retention.bytes",
         "retention.ms",
         "segment.bytes",
         "segment.ms",
+        "unclean.leader.election.enable",
     ];
 
     /// Set one topic config by its Kafka name ("segment.bytes", "cleanup.policy", ...) from a
@@ -170,6 +180,21 @@ impl LogConfig {
             "flush.ms" => self.flush_ms = parse_i64(name, v, 0)?,
             "max.message.bytes" => {
                 self.max_message_bytes = parse_u64(name, v, 0, i32::MAX as u64)?;
+            }
+            "min.insync.replicas" => {
+                self.min_insync_replicas = parse_u64(name, v, 1, i32::MAX as u64)? as i32;
+            }
+            "unclean.leader.election.enable" => {
+                self.unclean_leader_election_enable = match v {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(error(
+                            name,
+                            format!("`{other}` is not a boolean; expected true or false"),
+                        ));
+                    }
+                }
             }
             _ => {
                 return Err(error(
@@ -199,6 +224,8 @@ impl LogConfig {
             "flush.messages" => self.flush_messages.to_string(),
             "flush.ms" => self.flush_ms.to_string(),
             "max.message.bytes" => self.max_message_bytes.to_string(),
+            "min.insync.replicas" => self.min_insync_replicas.to_string(),
+            "unclean.leader.election.enable" => self.unclean_leader_election_enable.to_string(),
             _ => return None,
         };
         Some(value)

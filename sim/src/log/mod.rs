@@ -10,18 +10,21 @@
 //! - [`segment`]: segments, the unit of rolling and retention (`LogSegment`).
 //! - [`unified_log`]: offsets, HW, truncation, flushing (`UnifiedLog`).
 //! - [`append`]: leader and follower appends, segment rolling (`UnifiedLog.append`).
+//! - [`epoch_cache`]: the leader-epoch cache, where each leader epoch starts
+//!   (`LeaderEpochFileCache`).
 //! - [`read`]: fetches for consumers and followers (`UnifiedLog.read`).
 //! - [`retention`]: deleting old segments and `DeleteRecords` (`UnifiedLog.deleteOldSegments`).
 //! - [`cleaner_manager`]: when to compact and which range (`LogCleanerManager`).
 //! - [`cleaner`]: what compaction keeps (`LogCleaner`'s `Cleaner`).
 //!
-//! Kept for other modules: the leader-epoch cache and idempotent producer state build on the
-//! epoch and producer fields each batch carries.
+//! Kept for other modules: idempotent producer state builds on the producer fields each batch
+//! carries.
 
 pub mod append;
 pub mod cleaner;
 pub mod cleaner_manager;
 pub mod config;
+pub mod epoch_cache;
 pub mod read;
 pub mod record;
 pub mod retention;
@@ -33,6 +36,7 @@ mod testing;
 
 pub use cleaner::CleanerStats;
 pub use config::{CleanupPolicy, ConfigError, LogConfig};
+pub use epoch_cache::{EpochEntry, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use record::{Header, Record, RecordBatch, SimpleRecord};
 pub use retention::DELETE_RECORDS_HIGH_WATERMARK;
 pub use segment::LogSegment;

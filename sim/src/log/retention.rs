@@ -140,7 +140,8 @@ impl UnifiedLog {
 mod tests {
     use super::*;
     use crate::log::config::{CleanupPolicy, LogConfig};
-    use crate::log::testing::{append, commit_all, log_with, offsets_of};
+    use crate::log::testing::{append, commit_all, keyed, log_with, offsets_of};
+    use crate::log::unified_log::ProducerInfo;
 
     /// One 100-byte batch per segment: 61 + 7 + key "k" + 31-byte value.
     fn hundred_byte_segments(config: LogConfig, timestamps: &[i64]) -> UnifiedLog {
@@ -336,5 +337,43 @@ mod tests {
         assert_eq!(offsets_of(&log), [2]);
         assert!(log.record_at(1).is_none());
         assert_eq!(log.delete_old_segments(0), 0);
+    }
+
+    fn epochs_of(log: &UnifiedLog) -> Vec<(i32, i64)> {
+        log.leader_epoch_cache()
+            .entries()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect()
+    }
+
+    #[test]
+    fn a_rising_log_start_offset_trims_the_leader_epoch_cache() {
+        let mut log = log_with(LogConfig {
+            segment_bytes: 100,
+            retention_ms: 1000,
+            ..LogConfig::default()
+        });
+        let value = "v".repeat(31);
+        for (epoch, ts) in [(0, 0), (1, 0), (1, 0), (2, 5000), (3, 5000)] {
+            let records = vec![keyed(ts, "k", Some(&value))];
+            let appended = log.append_as_leader(records, epoch, ProducerInfo::NONE, ts);
+            assert!(appended.is_ok(), "{appended:?}");
+        }
+        commit_all(&mut log);
+        assert_eq!(epochs_of(&log), [(0, 0), (1, 1), (2, 3), (3, 4)]);
+        assert_eq!(log.delete_records_before(2), Ok(2));
+        assert_eq!(
+            epochs_of(&log),
+            [(1, 2), (2, 3), (3, 4)],
+            "epoch 1 now starts at 2"
+        );
+        assert_eq!(
+            log.delete_old_segments(5000),
+            1,
+            "only offset 2 has expired"
+        );
+        assert_eq!(log.log_start_offset(), 3);
+        assert_eq!(epochs_of(&log), [(2, 3), (3, 4)]);
     }
 }

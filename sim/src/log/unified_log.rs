@@ -9,10 +9,15 @@
 //! `log_start_offset <= high_watermark <= log_end_offset` and
 //! `log_start_offset <= recovery_point <= log_end_offset`.
 //!
-//! Not modelled here (other modules): the leader-epoch cache and idempotent producer state.
-//! Each batch still records its leader epoch and producer id so those can be built on top.
+//! The log owns its leader-epoch cache (`epoch_cache.rs`) and keeps it in step: appends
+//! record where each epoch starts, truncation cuts it from the end and a rising log start
+//! offset trims it from the start, as Kafka's `UnifiedLog` does.
+//!
+//! Not modelled here (another module): idempotent producer state. Each batch still records
+//! its producer id so that can be built on top.
 
 use super::config::LogConfig;
+use super::epoch_cache::LeaderEpochCache;
 use super::record::{Record, RecordBatch};
 use super::segment::LogSegment;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -110,6 +115,8 @@ pub struct UnifiedLog {
     pub(super) last_flush_ms: i64,
     /// The cleaner's checkpoint (Kafka's `cleaner-offset-checkpoint` entry), before clamping.
     pub(super) cleaner_checkpoint: i64,
+    /// Where each leader epoch starts in this log (Kafka's `leaderEpochCache`).
+    pub(super) leader_epoch_cache: LeaderEpochCache,
 }
 
 /// A snapshot is input too: refuse one without an active segment rather than panic later.
@@ -134,6 +141,7 @@ impl UnifiedLog {
             recovery_point: 0,
             last_flush_ms: now_ms,
             cleaner_checkpoint: 0,
+            leader_epoch_cache: LeaderEpochCache::new(),
         }
     }
 
@@ -238,6 +246,30 @@ impl UnifiedLog {
         &self.segments[start..end.max(start)]
     }
 
+    /// Kafka's `leaderEpochCache`: where each leader epoch starts in this log.
+    pub fn leader_epoch_cache(&self) -> &LeaderEpochCache {
+        &self.leader_epoch_cache
+    }
+
+    /// Kafka's `latestEpoch`: the newest leader epoch this log has a start offset for.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.leader_epoch_cache.latest_epoch()
+    }
+
+    /// Kafka's `endOffsetForEpoch`: the largest epoch <= `epoch` in this log and where it
+    /// ends, as a leader answers `OffsetsForLeaderEpoch` (see
+    /// [`LeaderEpochCache::end_offset_for`]); `(-1, -1)` when undefined.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.leader_epoch_cache
+            .end_offset_for(epoch, self.log_end_offset)
+    }
+
+    /// The start offset of exactly `epoch` in this log, if it has one. A follower must reach
+    /// the start of the leader's current epoch before it may join the ISR.
+    pub fn epoch_start_offset(&self, epoch: i32) -> Option<i64> {
+        self.leader_epoch_cache.start_offset_for(epoch)
+    }
+
     pub(super) fn active_segment_mut(&mut self) -> &mut LogSegment {
         self.segments
             .last_mut()
@@ -259,6 +291,14 @@ impl UnifiedLog {
         self.config = config;
     }
 
+    /// Kafka's `maybeAssignEpochStartOffset`: records that `epoch` starts at `start_offset`.
+    /// A broker that becomes leader calls it with the new epoch and its LEO, so the epoch is
+    /// known before anything is written in it. Negative epochs are ignored.
+    pub fn assign_epoch_start_offset(&mut self, epoch: i32, start_offset: i64) {
+        self.leader_epoch_cache.assign(epoch, start_offset);
+        self.check_invariants();
+    }
+
     /// Sets HW clamped into `[log_start_offset, log_end_offset]`; returns the new value.
     /// The leader's "never decreases" rule is the caller's: a follower may move it down
     /// after truncation.
@@ -268,7 +308,8 @@ impl UnifiedLog {
     }
 
     /// Kafka's `maybeIncrementLogStartOffset`/`updateLogStartOffset`: moving the start up
-    /// drags HW and the recovery point along, so nothing points below readable data.
+    /// drags HW and the recovery point along, so nothing points below readable data, and
+    /// trims the leader-epoch cache to the new start (`truncateFromStart`).
     pub(super) fn maybe_increment_log_start_offset(&mut self, new_log_start_offset: i64) {
         if new_log_start_offset <= self.log_start_offset {
             return;
@@ -276,6 +317,8 @@ impl UnifiedLog {
         self.log_start_offset = new_log_start_offset;
         self.high_watermark = self.high_watermark.max(new_log_start_offset);
         self.recovery_point = self.recovery_point.max(new_log_start_offset);
+        self.leader_epoch_cache
+            .truncate_from_start(new_log_start_offset);
         self.check_invariants();
     }
 
@@ -310,6 +353,19 @@ impl UnifiedLog {
             self.recovery_point,
             self.log_end_offset
         );
+        debug_assert!(
+            self.leader_epoch_cache
+                .earliest()
+                .is_none_or(|e| e.start_offset >= self.log_start_offset)
+                && self
+                    .leader_epoch_cache
+                    .latest()
+                    .is_none_or(|e| e.start_offset <= self.log_end_offset),
+            "leader epochs {:?} outside the log [{}, {}]",
+            self.leader_epoch_cache.entries(),
+            self.log_start_offset,
+            self.log_end_offset
+        );
         // Only the newest batch needs checking (segments are ordered), which keeps this O(1)
         // per append even in debug builds.
         let last_next_offset = self.segments.iter().rev().find_map(LogSegment::next_offset);
@@ -325,8 +381,9 @@ impl UnifiedLog {
 impl UnifiedLog {
     /// Drops everything at or above `offset` (a follower cutting a divergent tail, or a
     /// restart cutting to its HW). HW, the recovery point and the cleaner checkpoint clamp
-    /// down; like Kafka, the log start offset does too if `offset` is below it. Does nothing
-    /// when `offset >= LEO`.
+    /// down; like Kafka, the log start offset does too if `offset` is below it. The
+    /// leader-epoch cache loses the epochs starting at or above `offset`. Does nothing when
+    /// `offset >= LEO`.
     pub fn truncate_to(&mut self, offset: i64) {
         // Kafka refuses a negative target; offset 0 is the nearest meaningful one.
         let offset = offset.max(0);
@@ -347,12 +404,13 @@ impl UnifiedLog {
         self.log_start_offset = self.log_start_offset.min(offset);
         self.high_watermark = self.high_watermark.min(offset);
         self.recovery_point = self.recovery_point.min(offset);
+        self.leader_epoch_cache.truncate_from_end(offset);
         self.check_invariants();
     }
 
     /// Deletes the whole log and restarts it, empty, at `offset` (a follower that fell below
     /// the leader's log start offset). HW, LEO, log start and recovery point all become
-    /// `offset`.
+    /// `offset`, and the leader-epoch cache is cleared.
     pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: i64) {
         self.cleaner_checkpoint = self.cleaner_checkpoint.min(offset);
         self.reset_at(offset, now_ms);
@@ -364,6 +422,7 @@ impl UnifiedLog {
         self.log_start_offset = offset;
         self.high_watermark = offset;
         self.recovery_point = offset;
+        self.leader_epoch_cache.clear();
         self.check_invariants();
     }
 }
@@ -418,6 +477,7 @@ impl UnifiedLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::log::epoch_cache::UNDEFINED_EPOCH;
     use crate::log::testing::{append, append_batch, keyed, log_with, offsets_of};
 
     #[test]
@@ -583,5 +643,113 @@ mod tests {
         assert_eq!(bases(log.log_segments(1, 3)), [1, 2]);
         assert_eq!(bases(log.log_segments(-1, 2)), [0, 1]);
         assert_eq!(bases(log.log_segments(2, 2)), Vec::<i64>::new());
+    }
+
+    /// Appends one record as leader in `epoch`.
+    fn append_in_epoch(log: &mut UnifiedLog, epoch: i32, key: &str) -> LogAppendInfo {
+        log.append_as_leader(vec![keyed(0, key, Some("v"))], epoch, ProducerInfo::NONE, 0)
+            .expect("test append must succeed")
+    }
+
+    fn epochs_of(log: &UnifiedLog) -> Vec<(i32, i64)> {
+        log.leader_epoch_cache()
+            .entries()
+            .iter()
+            .map(|e| (e.epoch, e.start_offset))
+            .collect()
+    }
+
+    #[test]
+    fn leader_appends_record_where_each_epoch_starts_and_truncation_cuts_them() {
+        let mut log = log_with(LogConfig::default());
+        assert_eq!(log.latest_epoch(), None);
+        for (epoch, key) in [(0, "a"), (0, "b"), (1, "c")] {
+            append_in_epoch(&mut log, epoch, key);
+        }
+        assert_eq!(epochs_of(&log), [(0, 0), (1, 2)]);
+        assert_eq!(log.latest_epoch(), Some(1));
+        assert_eq!(log.epoch_start_offset(1), Some(2));
+        assert_eq!(log.end_offset_for_epoch(0), (0, 2));
+        assert_eq!(
+            log.end_offset_for_epoch(1),
+            (1, 3),
+            "the latest epoch ends at LEO"
+        );
+        assert_eq!(log.end_offset_for_epoch(2), (-1, -1));
+        log.truncate_to(1);
+        assert_eq!(epochs_of(&log), [(0, 0)]);
+        assert_eq!(log.end_offset_for_epoch(0), (0, 1));
+    }
+
+    #[test]
+    fn a_new_leader_records_its_epoch_at_its_log_end_offset() {
+        let mut log = log_with(LogConfig::default());
+        append_in_epoch(&mut log, 0, "a");
+        log.assign_epoch_start_offset(2, log.log_end_offset());
+        assert_eq!(epochs_of(&log), [(0, 0), (2, 1)]);
+        assert_eq!(
+            log.end_offset_for_epoch(1),
+            (0, 1),
+            "epoch 1 wrote nothing here"
+        );
+        append_in_epoch(&mut log, 2, "b");
+        assert_eq!(
+            epochs_of(&log),
+            [(0, 0), (2, 1)],
+            "the append repeats the entry"
+        );
+        log.assign_epoch_start_offset(UNDEFINED_EPOCH, 2);
+        assert_eq!(epochs_of(&log), [(0, 0), (2, 1)]);
+    }
+
+    #[test]
+    fn follower_appends_record_the_leaders_epochs() {
+        let mut leader = log_with(LogConfig::default());
+        append_in_epoch(&mut leader, 0, "a");
+        append_in_epoch(&mut leader, 0, "b");
+        append_in_epoch(&mut leader, 3, "c");
+        append_in_epoch(&mut leader, 3, "d");
+        let fetched = leader.read(0, leader.log_end_offset(), u64::MAX);
+        let mut follower = log_with(LogConfig::default());
+        let appended = follower.append_as_follower(fetched.expect("in range"), 0);
+        assert!(appended.is_ok(), "{appended:?}");
+        assert_eq!(epochs_of(&follower), [(0, 0), (3, 2)]);
+        assert_eq!(follower.leader_epoch_cache(), leader.leader_epoch_cache());
+    }
+
+    #[test]
+    fn batches_without_a_leader_epoch_leave_the_cache_alone() {
+        let mut log = log_with(LogConfig::default());
+        append_in_epoch(&mut log, UNDEFINED_EPOCH, "a");
+        assert!(log.leader_epoch_cache().is_empty());
+        append_in_epoch(&mut log, 1, "b");
+        assert_eq!(epochs_of(&log), [(1, 1)]);
+    }
+
+    #[test]
+    fn power_loss_trims_the_epochs_of_lost_records() {
+        let mut log = log_with(LogConfig::default());
+        append_in_epoch(&mut log, 0, "a");
+        log.flush(0);
+        append_in_epoch(&mut log, 1, "b");
+        append_in_epoch(&mut log, 2, "c");
+        assert_eq!(epochs_of(&log), [(0, 0), (1, 1), (2, 2)]);
+        assert_eq!(log.lose_unflushed(), 2);
+        assert_eq!(epochs_of(&log), [(0, 0)]);
+    }
+
+    #[test]
+    fn restarting_the_log_clears_the_epochs() {
+        let mut log = log_with(LogConfig::default());
+        append_in_epoch(&mut log, 0, "a");
+        append_in_epoch(&mut log, 1, "b");
+        log.truncate_fully_and_start_at(50, 0);
+        assert!(log.leader_epoch_cache().is_empty());
+        append_in_epoch(&mut log, 4, "c");
+        assert_eq!(epochs_of(&log), [(4, 50)]);
+        // Truncating below the first segment restarts the log too.
+        log.truncate_to(10);
+        assert_eq!(log.log_end_offset(), 10);
+        assert!(log.leader_epoch_cache().is_empty());
     }
 }

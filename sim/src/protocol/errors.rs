@@ -35,17 +35,24 @@ pub enum Errors {
     UnknownMemberId = 25,
     InvalidSessionTimeout = 26,
     RebalanceInProgress = 27,
+    NotController = 41,
     OutOfOrderSequenceNumber = 45,
     DuplicateSequenceNumber = 46,
     InvalidProducerEpoch = 47,
     UnknownProducerId = 59,
     FencedLeaderEpoch = 74,
     UnknownLeaderEpoch = 75,
+    StaleBrokerEpoch = 77,
     OffsetNotAvailable = 78,
     MemberIdRequired = 79,
     FencedInstanceId = 82,
     InvalidRecord = 87,
     ProducerFenced = 90,
+    InvalidUpdateVersion = 95,
+    DuplicateBrokerRegistration = 101,
+    BrokerIdNotRegistered = 102,
+    IneligibleReplica = 107,
+    NewLeaderElected = 108,
 }
 
 impl Errors {
@@ -84,17 +91,24 @@ impl Errors {
             UnknownMemberId => "UNKNOWN_MEMBER_ID",
             InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
             RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            NotController => "NOT_CONTROLLER",
             OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
             InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             UnknownProducerId => "UNKNOWN_PRODUCER_ID",
             FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            StaleBrokerEpoch => "STALE_BROKER_EPOCH",
             OffsetNotAvailable => "OFFSET_NOT_AVAILABLE",
             MemberIdRequired => "MEMBER_ID_REQUIRED",
             FencedInstanceId => "FENCED_INSTANCE_ID",
             InvalidRecord => "INVALID_RECORD",
             ProducerFenced => "PRODUCER_FENCED",
+            InvalidUpdateVersion => "INVALID_UPDATE_VERSION",
+            DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
+            BrokerIdNotRegistered => "BROKER_ID_NOT_REGISTERED",
+            IneligibleReplica => "INELIGIBLE_REPLICA",
+            NewLeaderElected => "NEW_LEADER_ELECTED",
         }
     }
 
@@ -154,6 +168,10 @@ mod tests {
         assert_eq!(Errors::UnknownTopicOrPartition.code(), 3);
         assert_eq!(Errors::FencedLeaderEpoch.code(), 74);
         assert_eq!(Errors::InvalidRecord.code(), 87);
+        assert_eq!(Errors::StaleBrokerEpoch.code(), 77);
+        assert_eq!(Errors::InvalidUpdateVersion.code(), 95);
+        assert_eq!(Errors::DuplicateBrokerRegistration.code(), 101);
+        assert_eq!(Errors::IneligibleReplica.code(), 107);
         assert!(Errors::NotLeaderOrFollower.is_retriable());
         assert!(!Errors::OffsetOutOfRange.is_retriable());
     }

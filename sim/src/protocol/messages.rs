@@ -6,6 +6,7 @@
 //! values, so what a consumer receives is exactly what the leader's log holds.
 
 use super::errors::Errors;
+use super::kraft::*;
 use crate::kernel::{MessageKind, NodeId};
 use crate::log::{ProducerInfo, RecordBatch, SimpleRecord};
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,8 @@ pub const LATEST_TIMESTAMP: i64 = -1;
 pub const CONSUMER_REPLICA_ID: i32 = -1;
 /// Kafka's "no leader" broker id.
 pub const NO_LEADER: i32 = -1;
+/// No leader epoch known (`RecordBatch.NO_PARTITION_LEADER_EPOCH`).
+pub const NO_EPOCH: i32 = -1;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerMetadata {
@@ -117,6 +120,11 @@ pub struct FetchPartition {
     pub tp: TopicPartition,
     pub fetch_offset: i64,
     pub partition_max_bytes: u64,
+    /// The leader epoch the fetcher believes current (KIP-320); `NO_EPOCH` skips the check.
+    pub current_leader_epoch: i32,
+    /// Followers: the epoch of the last batch they hold, for the leader's divergence check
+    /// (KIP-595's fetch-based truncation, Kafka 2.7+); `NO_EPOCH` skips it.
+    pub last_fetched_epoch: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -136,7 +144,17 @@ pub struct FetchPartitionData {
     pub error: Errors,
     pub high_watermark: i64,
     pub log_start_offset: i64,
+    /// Set when the follower's log diverges from the leader's: the largest epoch the leader
+    /// has at or below the follower's `last_fetched_epoch`, and where it ends. No records.
+    pub diverging_epoch: Option<EpochEndOffset>,
     pub batches: Vec<RecordBatch>,
+}
+
+/// `(epoch, end_offset)` as `OffsetsForLeaderEpoch` and `DivergingEpoch` carry it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochEndOffset {
+    pub epoch: i32,
+    pub end_offset: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -155,6 +173,9 @@ pub struct ListOffsetsPartition {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ListOffsetsRequest {
     pub correlation_id: i32,
+    /// `CONSUMER_REPLICA_ID` for consumers; a follower's broker id asks for the leader's
+    /// log end offset rather than its high watermark.
+    pub replica_id: i32,
     pub partitions: Vec<ListOffsetsPartition>,
 }
 
@@ -182,6 +203,14 @@ pub enum KafkaMsg {
     FetchResponse(FetchResponse),
     ListOffsets(ListOffsetsRequest),
     ListOffsetsResponse(ListOffsetsResponse),
+    BrokerRegistration(BrokerRegistrationRequest),
+    BrokerRegistrationResponse(BrokerRegistrationResponse),
+    BrokerHeartbeat(BrokerHeartbeatRequest),
+    BrokerHeartbeatResponse(BrokerHeartbeatResponse),
+    MetadataFetch(MetadataFetchRequest),
+    MetadataFetchResponse(MetadataFetchResponse),
+    AlterPartition(AlterPartitionRequest),
+    AlterPartitionResponse(AlterPartitionResponse),
 }
 
 impl MessageKind for KafkaMsg {
@@ -195,6 +224,14 @@ impl MessageKind for KafkaMsg {
             KafkaMsg::FetchResponse(_) => "FetchResponse",
             KafkaMsg::ListOffsets(_) => "ListOffsets",
             KafkaMsg::ListOffsetsResponse(_) => "ListOffsetsResponse",
+            KafkaMsg::BrokerRegistration(_) => "BrokerRegistration",
+            KafkaMsg::BrokerRegistrationResponse(_) => "BrokerRegistrationResponse",
+            KafkaMsg::BrokerHeartbeat(_) => "BrokerHeartbeat",
+            KafkaMsg::BrokerHeartbeatResponse(_) => "BrokerHeartbeatResponse",
+            KafkaMsg::MetadataFetch(_) => "MetadataFetch",
+            KafkaMsg::MetadataFetchResponse(_) => "MetadataFetchResponse",
+            KafkaMsg::AlterPartition(_) => "AlterPartition",
+            KafkaMsg::AlterPartitionResponse(_) => "AlterPartitionResponse",
         }
     }
 }

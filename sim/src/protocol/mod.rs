@@ -1,7 +1,9 @@
 //! The Kafka wire protocol, as the model speaks it: messages and error codes.
 
 pub mod errors;
+pub mod kraft;
 pub mod messages;
 
 pub use errors::Errors;
+pub use kraft::*;
 pub use messages::*;

@@ -9,9 +9,10 @@ use super::action::Action;
 use super::spec::{ConfigMap, ConsumerSpec, ProducerSpec, ScenarioFile, TopicSpec};
 use crate::broker::BrokerConfig;
 use crate::clients::{ConsumerConfig, Keys, ProducerConfig, Subscription, Workload};
+use crate::controller::ControllerConfig;
 use crate::kernel::{LinkConfig, Probability, parse_duration};
 use crate::log::{ConfigError, LogConfig};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -46,7 +47,12 @@ pub struct TopicDef {
     pub name: Arc<str>,
     pub partitions: i32,
     pub replication_factor: u32,
+    /// An explicit replica assignment, if the scenario gave one.
+    pub replicas: Option<Vec<Vec<i32>>>,
+    /// The topic's config with the cluster's defaults applied (what the controller sees).
     pub config: LogConfig,
+    /// The topic's own settings, re-applied over each broker's defaults.
+    pub overrides: Vec<(String, String)>,
 }
 
 /// A validated producer application.
@@ -84,6 +90,12 @@ pub struct Scenario {
     pub duration_us: u64,
     pub brokers: u32,
     pub broker_config: BrokerConfig,
+    pub controller_config: ControllerConfig,
+    /// Topic defaults set at broker level (`min.insync.replicas`, `log.flush.interval.ms`…),
+    /// as topic keys.
+    pub topic_defaults: Vec<(String, String)>,
+    /// Per-broker settings from `[cluster.overrides.<broker>]`.
+    pub broker_overrides: BTreeMap<i32, BrokerOverride>,
     pub link: LinkConfig,
     pub topics: Vec<TopicDef>,
     pub producers: Vec<ProducerDef>,
@@ -91,9 +103,90 @@ pub struct Scenario {
     pub timeline: Vec<TimedAction>,
 }
 
+/// One broker's own settings.
+#[derive(Clone, Debug)]
+pub struct BrokerOverride {
+    pub config: BrokerConfig,
+    pub topic_defaults: Vec<(String, String)>,
+}
+
+/// Broker-level names of topic configs (`KafkaConfig`'s `log.*` defaults and the two
+/// replication settings that share the topic's name).
+pub const BROKER_TOPIC_DEFAULTS: &[(&str, &str)] = &[
+    ("min.insync.replicas", "min.insync.replicas"),
+    (
+        "unclean.leader.election.enable",
+        "unclean.leader.election.enable",
+    ),
+    ("log.flush.interval.messages", "flush.messages"),
+    ("log.flush.interval.ms", "flush.ms"),
+    ("log.retention.ms", "retention.ms"),
+    ("log.retention.bytes", "retention.bytes"),
+    ("log.segment.bytes", "segment.bytes"),
+    ("log.cleanup.policy", "cleanup.policy"),
+];
+
+/// The name of the controller node.
+pub const CONTROLLER_NAME: &str = "controller";
+
 impl Scenario {
     pub fn broker_name(id: i32) -> String {
         format!("broker-{id}")
+    }
+
+    /// The config of `topic`'s log on broker `broker_id`: Kafka's defaults, then the
+    /// cluster's and that broker's broker-level defaults, then the topic's own settings.
+    pub fn log_config_for(&self, broker_id: i32, topic: &TopicDef) -> LogConfig {
+        let mut config = LogConfig::default();
+        let own = self.broker_overrides.get(&broker_id);
+        let layers = self
+            .topic_defaults
+            .iter()
+            .chain(own.into_iter().flat_map(|o| o.topic_defaults.iter()))
+            .chain(topic.overrides.iter());
+        for (key, value) in layers {
+            // Every layer was validated when the scenario was loaded.
+            let _ = config.set(key, value);
+        }
+        config
+    }
+
+    /// The scenario with one more `[cluster.config]` setting, applied to every broker (over
+    /// per-broker overrides too), the controller, or the topic defaults — e.g. to replay a
+    /// scenario with `sim.follower.truncation = pre-kip-101`.
+    pub fn with_cluster_config(&self, key: &str, value: &str) -> Result<Scenario, ConfigError> {
+        let mut s = self.clone();
+        let mut defaults = Vec::new();
+        set_cluster_key(
+            key,
+            value,
+            &mut s.broker_config,
+            Some(&mut s.controller_config),
+            &mut defaults,
+        )?;
+        for over in s.broker_overrides.values_mut() {
+            set_cluster_key(key, value, &mut over.config, None, &mut Vec::new())?;
+        }
+        for t in &mut s.topics {
+            for (k, v) in &defaults {
+                // Topic-level settings still win, as in Kafka.
+                if !t.overrides.iter().any(|(tk, _)| tk == k) {
+                    t.config.set(k, v)?;
+                }
+            }
+        }
+        s.topic_defaults.extend(defaults);
+        Ok(s)
+    }
+
+    /// The settings of broker `broker_id`.
+    pub fn broker_config_for(&self, broker_id: i32) -> BrokerConfig {
+        let mut config = self
+            .broker_overrides
+            .get(&broker_id)
+            .map_or_else(|| self.broker_config.clone(), |o| o.config.clone());
+        config.node_id = broker_id;
+        config
     }
 
     pub fn topic(&self, name: &str) -> Option<&TopicDef> {
@@ -182,16 +275,53 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError>
         ));
     }
     let mut broker_config = BrokerConfig::new(0);
+    let mut controller_config = ControllerConfig::default();
+    let mut topic_defaults = Vec::new();
     let span = raw.cluster.config.span();
     for (key, value) in raw.cluster.config.get_ref() {
         let value = config_value(&loc, &span, key, value)?;
-        broker_config
-            .set(key, &value)
+        set_cluster_key(
+            key,
+            &value,
+            &mut broker_config,
+            Some(&mut controller_config),
+            &mut topic_defaults,
+        )
+        .map_err(|e| loc.config_error(&span, e))?;
+    }
+    let mut broker_overrides = BTreeMap::new();
+    for (name, table) in &raw.cluster.overrides {
+        let span = table.span();
+        let id = (1..=brokers as i32)
+            .find(|id| Scenario::broker_name(*id) == *name)
+            .ok_or_else(|| {
+                loc.error(
+                    loc.key_in(&(0..text.len()), name),
+                    Some(name),
+                    format!("no broker named `{name}`; brokers are broker-1 … broker-{brokers}"),
+                )
+            })?;
+        let mut over = BrokerOverride {
+            config: broker_config.clone(),
+            topic_defaults: Vec::new(),
+        };
+        for (key, value) in table.get_ref() {
+            let value = config_value(&loc, &span, key, value)?;
+            set_cluster_key(
+                key,
+                &value,
+                &mut over.config,
+                None,
+                &mut over.topic_defaults,
+            )
             .map_err(|e| loc.config_error(&span, e))?;
+        }
+        broker_overrides.insert(id, over);
     }
     let link = network(&loc, &raw)?;
-    let topics = topics(&loc, &raw.topics, brokers)?;
+    let topics = topics(&loc, &raw.topics, brokers, &topic_defaults)?;
     let mut names: BTreeSet<String> = (1..=brokers as i32).map(Scenario::broker_name).collect();
+    names.insert(CONTROLLER_NAME.to_string());
     let mut producers = Vec::new();
     for spec in &raw.producers {
         let span = spec.span();
@@ -213,11 +343,51 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError>
         duration_us,
         brokers,
         broker_config,
+        controller_config,
+        topic_defaults,
+        broker_overrides,
         link,
         topics,
         producers,
         consumers,
         timeline,
+    })
+}
+
+/// Routes one `[cluster.config]` key to the broker's settings, the controller's, or the
+/// broker-level topic defaults. Overrides for one broker have no controller part.
+fn set_cluster_key(
+    key: &str,
+    value: &str,
+    broker: &mut BrokerConfig,
+    controller: Option<&mut ControllerConfig>,
+    topic_defaults: &mut Vec<(String, String)>,
+) -> Result<(), ConfigError> {
+    if BrokerConfig::KEYS.contains(&key) {
+        return broker.set(key, value);
+    }
+    if let Some(controller) = controller
+        && ControllerConfig::KEYS.contains(&key)
+    {
+        return controller.set(key, value);
+    }
+    if let Some((_, topic_key)) = BROKER_TOPIC_DEFAULTS.iter().find(|(b, _)| *b == key) {
+        // Validate now, with the broker-level name in the error.
+        LogConfig::default()
+            .set(topic_key, value)
+            .map_err(|e| ConfigError {
+                key: key.to_string(),
+                message: e.message,
+            })?;
+        topic_defaults.push((topic_key.to_string(), value.to_string()));
+        return Ok(());
+    }
+    let mut valid: Vec<&str> = BrokerConfig::KEYS.to_vec();
+    valid.extend(ControllerConfig::KEYS);
+    valid.extend(BROKER_TOPIC_DEFAULTS.iter().map(|(b, _)| *b));
+    Err(ConfigError {
+        key: key.to_string(),
+        message: format!("unknown config `{key}`; valid: {}", valid.join(", ")),
     })
 }
 
@@ -271,6 +441,7 @@ fn topics(
     loc: &Locator,
     specs: &[toml::Spanned<TopicSpec>],
     brokers: u32,
+    topic_defaults: &[(String, String)],
 ) -> Result<Vec<TopicDef>, ScenarioError> {
     let mut out: Vec<TopicDef> = Vec::new();
     for spec in specs {
@@ -305,33 +476,99 @@ fn topics(
                 "must be between 1 and 1000",
             ));
         }
-        if t.replication_factor != 1 || t.replication_factor > brokers {
-            // Replication arrives with the replication issue; until then every partition has
-            // exactly one replica, and saying otherwise would teach the wrong thing.
-            return Err(loc.error(
-                loc.key_in(&span, "replication_factor"),
-                Some("replication_factor"),
-                format!(
-                    "only replication_factor = 1 is modelled so far (got {})",
-                    t.replication_factor
-                ),
-            ));
-        }
+        let replication_factor = replication(loc, &span, t, brokers)?;
         let mut config = LogConfig::default();
+        for (key, value) in topic_defaults {
+            config
+                .set(key, value)
+                .map_err(|e| loc.config_error(&span, e))?;
+        }
+        let mut overrides = Vec::new();
         for (key, value) in &t.config {
             let value = config_value(loc, &span, key, value)?;
             config
                 .set(key, &value)
                 .map_err(|e| loc.config_error(&span, e))?;
+            overrides.push((key.clone(), value));
         }
         out.push(TopicDef {
             name: Arc::from(t.name.as_str()),
             partitions: t.partitions as i32,
-            replication_factor: t.replication_factor,
+            replication_factor,
+            replicas: t.replicas.clone(),
             config,
+            overrides,
         });
     }
     Ok(out)
+}
+
+/// The replication factor, and the explicit assignment's consistency with it.
+fn replication(
+    loc: &Locator,
+    span: &Range<usize>,
+    t: &TopicSpec,
+    brokers: u32,
+) -> Result<u32, ScenarioError> {
+    let at = |key: &str| loc.key_in(span, key);
+    let rf = match (&t.replicas, t.replication_factor) {
+        (Some(lists), rf) => {
+            if lists.len() != t.partitions as usize {
+                return Err(loc.error(
+                    at("replicas"),
+                    Some("replicas"),
+                    format!(
+                        "has {} lists but the topic has {} partitions; give one broker list per partition",
+                        lists.len(),
+                        t.partitions
+                    ),
+                ));
+            }
+            let len = lists.first().map_or(0, Vec::len) as u32;
+            for (p, list) in lists.iter().enumerate() {
+                let mut seen = BTreeSet::new();
+                let bad = list.iter().find(|b| !(1..=brokers as i32).contains(b));
+                if let Some(b) = bad {
+                    return Err(loc.error(
+                        at("replicas"),
+                        Some("replicas"),
+                        format!("partition {p} names broker {b}; brokers are 1..={brokers}"),
+                    ));
+                }
+                if list.is_empty()
+                    || list.len() as u32 != len
+                    || !list.iter().all(|b| seen.insert(*b))
+                {
+                    return Err(loc.error(
+                        at("replicas"),
+                        Some("replicas"),
+                        format!(
+                            "partition {p}'s list {list:?} must hold {len} distinct brokers, like the first"
+                        ),
+                    ));
+                }
+            }
+            if let Some(rf) = rf
+                && rf != len
+            {
+                return Err(loc.error(
+                    at("replication_factor"),
+                    Some("replication_factor"),
+                    format!("is {rf} but each replicas list has {len} brokers"),
+                ));
+            }
+            len
+        }
+        (None, rf) => rf.unwrap_or(1),
+    };
+    if rf == 0 || rf > brokers {
+        return Err(loc.error(
+            at("replication_factor"),
+            Some("replication_factor"),
+            format!("must be between 1 and the number of brokers ({brokers}), got {rf}"),
+        ));
+    }
+    Ok(rf)
 }
 
 fn claim_name(

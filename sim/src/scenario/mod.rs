@@ -10,7 +10,8 @@ pub mod spec;
 
 pub use action::Action;
 pub use load::{
-    ConsumerDef, ProducerDef, Scenario, ScenarioError, TimedAction, TopicDef, parse_scenario,
+    BROKER_TOPIC_DEFAULTS, BrokerOverride, CONTROLLER_NAME, ConsumerDef, ProducerDef, Scenario,
+    ScenarioError, TimedAction, TopicDef, parse_scenario,
 };
 pub(crate) use load::{consumer_def_checked, producer_def_checked};
 

@@ -54,9 +54,12 @@ pub struct ScenarioFile {
 pub struct ClusterSpec {
     #[serde(default = "one")]
     pub brokers: u32,
-    /// Broker settings applied to every broker (`server.properties`).
+    /// Broker and controller settings applied to every node (`server.properties`).
     #[serde(default = "empty_config")]
     pub config: Spanned<ConfigMap>,
+    /// Settings for one broker only, by its name: `[cluster.overrides.broker-2]`.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, Spanned<ConfigMap>>,
 }
 
 impl Default for ClusterSpec {
@@ -64,6 +67,7 @@ impl Default for ClusterSpec {
         ClusterSpec {
             brokers: 1,
             config: empty_config(),
+            overrides: BTreeMap::new(),
         }
     }
 }
@@ -96,8 +100,11 @@ pub struct TopicSpec {
     pub name: String,
     #[serde(default = "one")]
     pub partitions: u32,
-    #[serde(default = "one")]
-    pub replication_factor: u32,
+    /// Defaults to the length of `replicas` when that is given, else 1.
+    pub replication_factor: Option<u32>,
+    /// An explicit assignment, one broker-id list per partition (`replicas[p][0]` is the
+    /// preferred leader); absent = Kafka's default spread.
+    pub replicas: Option<Vec<Vec<i32>>>,
     #[serde(default)]
     pub config: ConfigMap,
 }
