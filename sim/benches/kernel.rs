@@ -237,9 +237,9 @@ fn ratio_summary() {
     );
 }
 
-/// The design's reference workload, as far as the model goes today: 3 brokers, a 6-partition
-/// topic (replication factor 1 until replication lands), one producer at 1,000 records/s and
-/// 3 consumers with 2 partitions each, for 60 simulated seconds with the trace hash on.
+/// The design's reference workload: 3 brokers, a 6-partition topic with replication factor 3,
+/// one producer at 1,000 records/s (acks=all) and 3 consumers with 2 partitions each (assigned:
+/// groups are a later issue), for 60 simulated seconds with the trace hash on.
 const REFERENCE_WORKLOAD: &str = r#"
 duration = "60s"
 [cluster]
@@ -247,13 +247,14 @@ brokers = 3
 [[topics]]
 name = "events"
 partitions = 6
+replication_factor = 3
 [[producers]]
 name = "producer-1"
 topic = "events"
 rate = 1000
 key_count = 100
 [producers.config]
-acks = "1"
+acks = "all"
 [[consumers]]
 name = "consumer-1"
 topic = "events"
