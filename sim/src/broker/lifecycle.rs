@@ -279,6 +279,8 @@ impl Broker {
         };
         let before = log.log_end_offset();
         if offset >= before {
+            // No records go, but epochs starting at the end still do (see `truncate_to`).
+            log.truncate_to(offset);
             return;
         }
         let removed = log.records().filter(|r| r.offset >= offset).count() as u64;

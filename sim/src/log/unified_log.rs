@@ -382,12 +382,17 @@ impl UnifiedLog {
     /// Drops everything at or above `offset` (a follower cutting a divergent tail, or a
     /// restart cutting to its HW). HW, the recovery point and the cleaner checkpoint clamp
     /// down; like Kafka, the log start offset does too if `offset` is below it. The
-    /// leader-epoch cache loses the epochs starting at or above `offset`. Does nothing when
-    /// `offset >= LEO`.
+    /// leader-epoch cache loses the epochs starting at or above `offset`. When
+    /// `offset >= LEO` no record goes, but epochs starting at the LEO are still dropped.
     pub fn truncate_to(&mut self, offset: i64) {
         // Kafka refuses a negative target; offset 0 is the nearest meaningful one.
         let offset = offset.max(0);
         if offset >= self.log_end_offset {
+            // Like Kafka, still drop epochs that start at the end: a broker that became
+            // leader and appended nothing before losing leadership holds an entry no record
+            // backs, and keeping it would make every later fetch look divergent.
+            self.leader_epoch_cache
+                .truncate_from_end(self.log_end_offset);
             return;
         }
         self.cleaner_checkpoint = self.cleaner_checkpoint.min(offset);
@@ -479,6 +484,16 @@ mod tests {
     use super::*;
     use crate::log::epoch_cache::UNDEFINED_EPOCH;
     use crate::log::testing::{append, append_batch, keyed, log_with, offsets_of};
+
+    #[test]
+    fn truncating_at_the_end_still_drops_an_epoch_with_no_records() {
+        let mut log = log_with(LogConfig::default());
+        append_batch(&mut log, &[("a", "1")], 0);
+        log.assign_epoch_start_offset(1, 1); // led epoch 1, appended nothing
+        log.truncate_to(1);
+        assert_eq!(log.log_end_offset(), 1);
+        assert_eq!(log.latest_epoch(), Some(0));
+    }
 
     #[test]
     fn high_watermark_is_clamped_into_the_log() {
