@@ -99,12 +99,6 @@ impl MetadataImage {
             .get(usize::try_from(tp.partition).ok()?)
     }
 
-    pub fn partition_mut(&mut self, tp: &TopicPartition) -> Option<&mut PartitionRecord> {
-        self.topics
-            .get_mut(&tp.topic)?
-            .get_mut(usize::try_from(tp.partition).ok()?)
-    }
-
     /// Every partition of every topic, in (topic, partition) order.
     pub fn all_partitions(&self) -> impl Iterator<Item = &PartitionRecord> {
         self.topics.values().flatten()

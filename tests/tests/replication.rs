@@ -299,17 +299,3 @@ fn kip279_converges_where_kip101_alone_diverges() {
         assert_consistent(&kip279, "kip279-fast-failover with KIP-279");
     }
 }
-
-#[test]
-#[ignore = "a debugging aid: SCN=<scenario> MODE=<truncation> prints the final replicas"]
-fn probe() {
-    let Ok(name) = std::env::var("SCN") else {
-        return;
-    };
-    let mode = std::env::var("MODE").unwrap_or("kip-279".into());
-    let sim = run_with(&name, "sim.follower.truncation", &mode, 1);
-    println!("{:?}", sim.summary());
-    for p in sim.metadata().all_partitions() {
-        println!("{:?}\n{}", p, replicas(&sim, &p.tp));
-    }
-}

@@ -5,7 +5,7 @@
 
 use super::{Broker, BrokerOut, DelayedFetch, DelayedProduce};
 use crate::kernel::NodeId;
-use crate::log::{LogError, RecordBatch, UnifiedLog};
+use crate::log::{LogError, UnifiedLog};
 use crate::node::{Note, Timer};
 use crate::protocol::*;
 
@@ -147,7 +147,7 @@ impl Broker {
         self.try_complete_delayed_produces(tp, out);
     }
 
-    fn try_complete_delayed_produces(&mut self, tp: &TopicPartition, out: BrokerOut) {
+    pub(super) fn try_complete_delayed_produces(&mut self, tp: &TopicPartition, out: BrokerOut) {
         let ids: Vec<u64> = self
             .delayed_produces
             .iter()
@@ -198,11 +198,6 @@ impl Broker {
         }
         send_produce_response(delayed, out);
         true
-    }
-
-    /// This broker stopped leading `tp`: its parked produces fail.
-    pub(super) fn fail_delayed_produces(&mut self, tp: &TopicPartition, out: BrokerOut) {
-        self.try_complete_delayed_produces(tp, out);
     }
 
     pub(super) fn expire_delayed_produce(&mut self, id: u64, out: BrokerOut) {
@@ -282,6 +277,31 @@ impl Broker {
         (response, bytes, complete)
     }
 
+    /// What a fetch of `fp` may return: a divergence to report, or the offsets to read up to
+    /// (the HW for consumers, the LEO for followers).
+    fn fetch_bounds(&self, fp: &FetchPartition, from_follower: bool) -> Result<Bounds<'_>, Errors> {
+        let log = self.leader_log(&fp.tp)?;
+        self.check_leader_epoch(&fp.tp, fp.current_leader_epoch)?;
+        let offset = fp.fetch_offset;
+        // The 2.7+ fetch-based divergence check (KIP-101/279 without a separate request).
+        if from_follower && fp.last_fetched_epoch != NO_EPOCH {
+            let (epoch, end_offset) = log.end_offset_for_epoch(fp.last_fetched_epoch);
+            if epoch < fp.last_fetched_epoch || end_offset < offset {
+                return Ok(Bounds::Diverging(log, EpochEndOffset { epoch, end_offset }));
+            }
+        }
+        if offset < log.log_start_offset() || offset > log.log_end_offset() {
+            return Err(Errors::OffsetOutOfRange);
+        }
+        // Consumers read committed data only; followers read everything.
+        let limit = if from_follower {
+            log.log_end_offset()
+        } else {
+            log.high_watermark()
+        };
+        Ok(Bounds::Read(log, limit))
+    }
+
     fn read_partition(
         &self,
         fp: &FetchPartition,
@@ -289,52 +309,24 @@ impl Broker {
         budget: u64,
         first: bool,
     ) -> Result<FetchPartitionData, Errors> {
-        let log = self.leader_log(&fp.tp)?;
-        self.check_leader_epoch(&fp.tp, fp.current_leader_epoch)?;
-        let hw = log.high_watermark();
-        let offset = fp.fetch_offset;
-        // The 2.7+ fetch-based divergence check (KIP-101/279 without a separate request).
-        if from_follower && fp.last_fetched_epoch != NO_EPOCH {
-            let (epoch, end_offset) = log.end_offset_for_epoch(fp.last_fetched_epoch);
-            if epoch < fp.last_fetched_epoch || end_offset < offset {
-                return Ok(FetchPartitionData {
-                    tp: fp.tp.clone(),
-                    error: Errors::None,
-                    high_watermark: hw,
-                    log_start_offset: log.log_start_offset(),
-                    diverging_epoch: Some(EpochEndOffset { epoch, end_offset }),
-                    batches: Vec::new(),
-                });
+        let (log, diverging_epoch, batches) = match self.fetch_bounds(fp, from_follower)? {
+            Bounds::Diverging(log, d) => (log, Some(d), Vec::new()),
+            Bounds::Read(log, limit) => {
+                let batches = match partition_budget(fp, budget, first) {
+                    0 => Vec::new(),
+                    max_bytes => log
+                        .read(fp.fetch_offset, limit, max_bytes)
+                        .map_err(|_| Errors::OffsetOutOfRange)?,
+                };
+                (log, None, batches)
             }
-        }
-        if offset < log.log_start_offset() || offset > log.log_end_offset() {
-            return Err(Errors::OffsetOutOfRange);
-        }
-        // Kafka's fetch.max.bytes is soft for the first partition with data: one batch always
-        // goes out, so a reader can never get stuck behind a batch larger than its limit.
-        let max_bytes = if first {
-            fp.partition_max_bytes
-        } else {
-            fp.partition_max_bytes.min(budget)
-        };
-        // Consumers read committed data only; followers read everything.
-        let limit = if from_follower {
-            log.log_end_offset()
-        } else {
-            hw
-        };
-        let batches: Vec<RecordBatch> = if offset >= limit || max_bytes == 0 {
-            Vec::new()
-        } else {
-            log.read(offset, limit, max_bytes)
-                .map_err(|_| Errors::OffsetOutOfRange)?
         };
         Ok(FetchPartitionData {
             tp: fp.tp.clone(),
             error: Errors::None,
-            high_watermark: hw,
+            high_watermark: log.high_watermark(),
             log_start_offset: log.log_start_offset(),
-            diverging_epoch: None,
+            diverging_epoch,
             batches,
         })
     }
@@ -355,15 +347,24 @@ impl Broker {
         }
     }
 
-    /// Whether a parked fetch can be answered now (without touching any state).
+    /// Whether a parked fetch can be answered now: sizes only, no state touched, nothing
+    /// copied (it runs for every parked fetch on every append and HW move).
     fn fetch_ready(&self, request: &FetchRequest) -> bool {
         let from_follower = request.replica_id >= 0;
         let mut bytes = 0u64;
         for fp in &request.partitions {
-            match self.read_partition(fp, from_follower, u64::MAX, bytes == 0) {
-                Ok(data) if data.diverging_epoch.is_some() => return true,
-                Ok(data) => bytes += data.batches.iter().map(|b| b.size_bytes()).sum::<u64>(),
-                Err(_) => return true,
+            match self.fetch_bounds(fp, from_follower) {
+                Ok(Bounds::Read(log, limit)) => {
+                    let budget = request.max_bytes.saturating_sub(bytes);
+                    match partition_budget(fp, budget, bytes == 0) {
+                        0 => {}
+                        max_bytes => match log.readable_bytes(fp.fetch_offset, limit, max_bytes) {
+                            Ok(n) => bytes += n,
+                            Err(_) => return true,
+                        },
+                    }
+                }
+                Ok(Bounds::Diverging(..)) | Err(_) => return true,
             }
         }
         bytes >= request.min_bytes
@@ -422,6 +423,23 @@ impl Broker {
                 partitions,
             }),
         );
+    }
+}
+
+/// Where a fetch of one partition stands on the leader.
+enum Bounds<'a> {
+    Diverging(&'a UnifiedLog, EpochEndOffset),
+    /// Read from the fetch offset up to this offset.
+    Read(&'a UnifiedLog, i64),
+}
+
+/// Kafka's fetch.max.bytes is soft for the first partition with data: one batch always goes
+/// out, so a reader can never get stuck behind a batch larger than its limit.
+fn partition_budget(fp: &FetchPartition, budget: u64, first: bool) -> u64 {
+    if first {
+        fp.partition_max_bytes
+    } else {
+        fp.partition_max_bytes.min(budget)
     }
 }
 

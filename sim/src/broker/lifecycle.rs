@@ -13,9 +13,17 @@ use std::collections::BTreeSet;
 const METADATA_FETCH_MAX_WAIT_MS: i64 = 500;
 
 impl Broker {
-    fn send_to_controller(&mut self, msg: KafkaMsg, id: i32, what: Outstanding, out: BrokerOut) {
+    /// Sends `msg` to the controller and waits `timeout_ms` for its answer.
+    fn send_to_controller(
+        &mut self,
+        msg: KafkaMsg,
+        id: i32,
+        what: Outstanding,
+        timeout_ms: i64,
+        out: BrokerOut,
+    ) {
         out.send(self.controller, msg);
-        out.set_timer_ms(Timer::RequestTimeout(id), CONTROLLER_REQUEST_TIMEOUT_MS);
+        out.set_timer_ms(Timer::RequestTimeout(id), timeout_ms);
         self.outstanding.insert(id, what);
     }
 
@@ -35,7 +43,13 @@ impl Broker {
             broker_id: self.config.node_id,
             incarnation_id: self.incarnation,
         });
-        self.send_to_controller(msg, id, Outstanding::Registration, out);
+        self.send_to_controller(
+            msg,
+            id,
+            Outstanding::Registration,
+            CONTROLLER_REQUEST_TIMEOUT_MS,
+            out,
+        );
     }
 
     pub(super) fn handle_registration(&mut self, resp: BrokerRegistrationResponse, out: BrokerOut) {
@@ -84,7 +98,13 @@ impl Broker {
             want_fence: !self.ready,
             want_shut_down: false,
         });
-        self.send_to_controller(msg, id, Outstanding::Heartbeat, out);
+        self.send_to_controller(
+            msg,
+            id,
+            Outstanding::Heartbeat,
+            CONTROLLER_REQUEST_TIMEOUT_MS,
+            out,
+        );
     }
 
     pub(super) fn handle_heartbeat(&mut self, resp: BrokerHeartbeatResponse, out: BrokerOut) {
@@ -120,12 +140,9 @@ impl Broker {
             fetch_offset: self.image.offset,
             max_wait_ms: METADATA_FETCH_MAX_WAIT_MS,
         });
-        out.send(self.controller, msg);
-        out.set_timer_ms(
-            Timer::RequestTimeout(id),
-            METADATA_FETCH_MAX_WAIT_MS + CONTROLLER_REQUEST_TIMEOUT_MS,
-        );
-        self.outstanding.insert(id, Outstanding::MetadataFetch);
+        // The answer may wait at the controller for up to the long-poll time.
+        let timeout_ms = METADATA_FETCH_MAX_WAIT_MS + CONTROLLER_REQUEST_TIMEOUT_MS;
+        self.send_to_controller(msg, id, Outstanding::MetadataFetch, timeout_ms, out);
     }
 
     pub(super) fn handle_metadata(&mut self, resp: MetadataFetchResponse, out: BrokerOut) {
@@ -197,7 +214,7 @@ impl Broker {
     /// `Partition.makeLeader`: a new leader epoch starts at this broker's LEO.
     fn become_leader(&mut self, record: &PartitionRecord, out: BrokerOut) {
         let tp = &record.tp;
-        self.stop_following(tp);
+        self.followers.remove(tp);
         let min_isr = self.min_insync_replicas(&tp.topic);
         let Some(log) = self.logs.get_mut(tp) else {
             return;
@@ -230,9 +247,10 @@ impl Broker {
     fn become_follower(&mut self, record: &PartitionRecord, out: BrokerOut) {
         let tp = &record.tp;
         let was_leader = self.leaders.remove(tp).is_some();
-        self.stop_following(tp);
+        self.followers.remove(tp);
         if was_leader {
-            self.fail_delayed_produces(tp, out);
+            // No longer the leader: its parked produces fail with NOT_LEADER_OR_FOLLOWER.
+            self.try_complete_delayed_produces(tp, out);
         }
         out.note(Note::BecameFollower {
             tp: tp.clone(),
@@ -260,10 +278,6 @@ impl Broker {
             self.fetchers.entry(record.leader).or_default();
             self.maybe_fetch_from(record.leader, out);
         }
-    }
-
-    fn stop_following(&mut self, tp: &TopicPartition) {
-        self.followers.remove(tp);
     }
 
     /// Cuts a replica's log back to `offset`, noting what went.
@@ -340,7 +354,13 @@ impl Broker {
             from: proposal.from,
             to: proposal.to,
         });
-        self.send_to_controller(msg, id, Outstanding::AlterPartition(tp.clone()), out);
+        self.send_to_controller(
+            msg,
+            id,
+            Outstanding::AlterPartition(tp.clone()),
+            CONTROLLER_REQUEST_TIMEOUT_MS,
+            out,
+        );
         // An expansion counts at once (maximal ISR).
         self.after_isr_change(tp, out);
     }
@@ -357,10 +377,11 @@ impl Broker {
         if p.pending.as_ref().map(|x| x.correlation_id) != Some(resp.correlation_id) {
             return;
         }
+        // Answered either way: nothing is pending any more.
+        p.pending = None;
         if resp.error.is_ok() && resp.leader_epoch == p.leader_epoch {
             p.commit_isr(resp.isr, resp.partition_epoch);
         } else {
-            p.pending = None;
             out.note(Note::AlterPartitionFailed {
                 tp: tp.clone(),
                 error: resp.error,

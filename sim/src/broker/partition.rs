@@ -133,13 +133,15 @@ impl LeaderPartition {
         self.isr.len() < self.effective_min_isr
     }
 
-    /// The controller committed a new ISR (AlterPartition response or a metadata record).
+    /// The controller committed a newer partition state (an AlterPartition response or a
+    /// metadata record): it replaces the ISR and supersedes any pending proposal. A state no
+    /// newer than ours changes nothing.
     pub fn commit_isr(&mut self, isr: Vec<i32>, partition_epoch: i32) {
-        if partition_epoch <= self.partition_epoch && self.pending.is_none() {
+        if partition_epoch <= self.partition_epoch {
             return;
         }
         self.isr = isr;
-        self.partition_epoch = self.partition_epoch.max(partition_epoch);
+        self.partition_epoch = partition_epoch;
         self.pending = None;
     }
 
@@ -425,6 +427,18 @@ mod tests {
         assert_eq!(prop.to, [L, F1, F2]);
         assert_eq!(p.isr, [L, F2]);
         assert_eq!(p.maximal_isr(), [L, F1, F2]);
+    }
+
+    #[test]
+    fn a_stale_partition_state_neither_changes_the_isr_nor_drops_a_proposal() {
+        let mut p = LeaderPartition::new(&record(&[L, F], &[L], 1), L, 10, 1, T0);
+        p.update_follower_fetch_state(F, 10, 10, T0);
+        let prop = p.maybe_expand_isr(F, 10, |_| true).expect("expansion");
+        p.set_pending(&prop, 3);
+        p.commit_isr(vec![L], 1); // our own last commit, replayed from the metadata log
+        assert_eq!(p.maximal_isr(), [L, F], "the proposal is still pending");
+        p.commit_isr(vec![L, F], 2);
+        assert_eq!((p.isr.clone(), p.pending.clone()), (vec![L, F], None));
     }
 
     #[test]

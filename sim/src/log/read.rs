@@ -24,6 +24,30 @@ impl UnifiedLog {
         max_offset: i64,
         max_bytes: u64,
     ) -> Result<Vec<RecordBatch>, LogError> {
+        Ok(self
+            .read_slice(start_offset, max_offset, max_bytes)?
+            .to_vec())
+    }
+
+    /// The bytes [`UnifiedLog::read`] would return, without copying anything: what a parked
+    /// fetch checks against `min_bytes` each time the log grows.
+    pub fn readable_bytes(
+        &self,
+        start_offset: i64,
+        max_offset: i64,
+        max_bytes: u64,
+    ) -> Result<u64, LogError> {
+        let batches = self.read_slice(start_offset, max_offset, max_bytes)?;
+        Ok(batches.iter().map(RecordBatch::size_bytes).sum())
+    }
+
+    /// The batches `read` returns, borrowed from their segment.
+    fn read_slice(
+        &self,
+        start_offset: i64,
+        max_offset: i64,
+        max_bytes: u64,
+    ) -> Result<&[RecordBatch], LogError> {
         if start_offset < self.log_start_offset || start_offset > self.log_end_offset {
             return Err(LogError::OffsetOutOfRange {
                 requested: start_offset,
@@ -33,7 +57,7 @@ impl UnifiedLog {
         }
         let max_offset = max_offset.min(self.log_end_offset);
         if start_offset >= max_offset {
-            return Ok(Vec::new());
+            return Ok(&[]);
         }
         let first = self.segment_index_for(start_offset);
         for segment in &self.segments[first..] {
@@ -47,33 +71,34 @@ impl UnifiedLog {
                 return Ok(batches);
             }
         }
-        Ok(Vec::new())
+        Ok(&[])
     }
 }
 
-/// Kafka's `LogSegment.read` with `minOneMessage = true`.
+/// Kafka's `LogSegment.read` with `minOneMessage = true`: a contiguous run of the segment's
+/// batches.
 fn read_segment(
     segment: &LogSegment,
     start_offset: i64,
     max_offset: i64,
     max_bytes: u64,
-) -> Vec<RecordBatch> {
+) -> &[RecordBatch] {
     let batches = segment.batches();
     let from = batches.partition_point(|b| b.last_offset < start_offset);
-    let mut out = Vec::new();
+    let mut end = from;
     let mut total_bytes: u64 = 0;
     for batch in &batches[from..] {
         if batch.last_offset >= max_offset {
             break;
         }
         let size = batch.size_bytes();
-        if !out.is_empty() && total_bytes + size > max_bytes {
+        if end > from && total_bytes + size > max_bytes {
             break;
         }
         total_bytes += size;
-        out.push(batch.clone());
+        end += 1;
     }
-    out
+    &batches[from..end]
 }
 
 #[cfg(test)]
@@ -81,6 +106,30 @@ mod tests {
     use super::*;
     use crate::log::config::LogConfig;
     use crate::log::testing::{append, append_batch, log_with};
+
+    #[test]
+    fn readable_bytes_is_the_size_of_what_read_returns() {
+        let mut log = log_with(LogConfig::default());
+        append_batch(&mut log, &[("a", "1"), ("b", "2")], 0);
+        append(&mut log, "c", Some("3"), 0);
+        append(&mut log, "d", Some("4"), 0);
+        for (start, max_offset, max_bytes) in
+            [(0, 4, 1_000), (0, 4, 1), (2, 3, 1_000), (4, 4, 1_000)]
+        {
+            let read: u64 = log
+                .read(start, max_offset, max_bytes)
+                .unwrap()
+                .iter()
+                .map(RecordBatch::size_bytes)
+                .sum();
+            assert_eq!(log.readable_bytes(start, max_offset, max_bytes), Ok(read));
+        }
+        assert!(
+            log.readable_bytes(0, 4, 1).unwrap() > 0,
+            "the first batch always counts"
+        );
+        assert!(log.readable_bytes(9, 10, 1_000).is_err());
+    }
 
     #[test]
     fn read_rejects_offsets_outside_the_log() {
