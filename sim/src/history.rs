@@ -131,8 +131,11 @@ pub struct Summary {
     pub acked: u64,
     /// Sends that failed with an error.
     pub failed: u64,
-    /// Sends whose outcome is unknown (timed out, or the producer died waiting).
-    pub unknown: u64,
+    /// Sends whose outcome is unknown: they failed after an attempt that may have been
+    /// written (a lost answer, a delivery timeout after sending), or the producer died.
+    pub unknown_outcome: u64,
+    /// Sends still awaiting an answer when the run ended.
+    pub pending: u64,
     /// Records returned by polls, re-reads included.
     pub consumed: u64,
     /// Acknowledged records missing from the final log (not explained by retention or
@@ -140,6 +143,9 @@ pub struct Summary {
     pub lost_write: u64,
     /// Values present at two or more offsets of the final logs.
     pub duplicate_in_log: u64,
+    /// Records that sit in their partition's final log after a record the same producer
+    /// sent later (per-partition producer order violations).
+    pub reordered: u64,
     /// Acknowledged records present in the final log but never returned to a consumer.
     pub unseen: u64,
     /// Leader elections the controller made (to a live broker).
@@ -160,6 +166,7 @@ impl Summary {
             }
         }
         let mut s = Summary {
+            reordered: final_logs.values().map(|log| reordered_in(log)).sum(),
             produced: history.sends.len() as u64,
             consumed: history.consumed,
             duplicate_in_log: placed.values().filter(|n| **n > 1).count() as u64,
@@ -179,12 +186,40 @@ impl Summary {
                     }
                 }
                 Outcome::Failed { .. } => s.failed += 1,
-                Outcome::Unknown | Outcome::Pending => s.unknown += 1,
+                Outcome::Unknown => s.unknown_outcome += 1,
+                Outcome::Pending => s.pending += 1,
                 Outcome::NoAck => {}
             }
         }
         s
     }
+}
+
+/// Producer order violations in one log: per producer, records (first copies only) whose
+/// send number is below one already seen at a lower offset. Values are `<producer>-<n>`, with
+/// `n` counting the producer's sends.
+fn reordered_in(log: &UnifiedLog) -> u64 {
+    let mut highest: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut seen: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    let mut violations = 0;
+    for value in log.records().filter_map(|r| r.value.as_deref()) {
+        let Some((producer, n)) = value
+            .rsplit_once('-')
+            .and_then(|(p, n)| Some((p, n.parse::<u64>().ok()?)))
+        else {
+            continue;
+        };
+        if !seen.insert(value) {
+            continue; // a duplicate copy: counted as duplicate_in_log, not here
+        }
+        let top = highest.entry(producer).or_insert(0);
+        if n < *top {
+            violations += 1;
+        } else {
+            *top = n;
+        }
+    }
+    violations
 }
 
 /// A record may legitimately be gone: retention moved the log start past it, or the cleaner

@@ -37,6 +37,8 @@ pub struct MetadataImage {
     pub offset: i64,
     pub brokers: BTreeMap<i32, BrokerRegistration>,
     pub topics: BTreeMap<Arc<str>, Vec<PartitionRecord>>,
+    /// Where the next producer-id block starts (Kafka's `ProducerIdControlManager`).
+    pub next_producer_id: i64,
 }
 
 impl MetadataImage {
@@ -80,6 +82,9 @@ impl MetadataImage {
                 }
                 parts[index] = p.clone();
             }
+            MetadataRecord::ProducerIds {
+                next_producer_id, ..
+            } => self.next_producer_id = *next_producer_id,
         }
         self.offset += 1;
     }

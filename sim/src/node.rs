@@ -49,6 +49,10 @@ pub enum Timer {
     UncleanElectionCheck,
     /// Producer: time to send the next record of the workload.
     ProduceTick,
+    /// Producer: the sender's next check (linger, retry backoff or delivery timeout due).
+    SenderWakeup,
+    /// Producer: `send()` has blocked for `max.block.ms` waiting for buffer memory.
+    MaxBlock,
     /// Client: no response within `request.timeout.ms`.
     RequestTimeout(i32),
     /// Client: `metadata.max.age.ms` elapsed, or a refresh is due after an error.
@@ -103,6 +107,14 @@ pub enum Note {
     ProduceRejected {
         tp: TopicPartition,
         error: Errors,
+    },
+    /// An idempotent producer's batch was already in the log: the broker answers with the
+    /// original offsets and writes nothing.
+    DuplicateBatch {
+        tp: TopicPartition,
+        producer_id: i64,
+        base_sequence: i32,
+        base_offset: i64,
     },
     /// The broker applied a metadata record making it the leader.
     BecameLeader {
@@ -183,10 +195,33 @@ pub enum Note {
         tp: TopicPartition,
         error: Errors,
     },
-    /// The producer gave up waiting: the record may or may not have been written.
+    /// The send failed (`error`), but an earlier attempt may have been written: the record may
+    /// or may not be in the log. Also a producer that died with the record unacknowledged.
     SendUnknown {
         value: Arc<str>,
         tp: TopicPartition,
+        error: Errors,
+    },
+    /// A batch goes back to the queue for another attempt.
+    BatchRetried {
+        tp: TopicPartition,
+        records: usize,
+        attempt: u32,
+        error: Errors,
+        /// The batch's base sequence, or -1 without idempotence.
+        base_sequence: i32,
+    },
+    /// An idempotent producer got its id (`InitProducerId`).
+    ProducerIdAssigned {
+        producer_id: i64,
+        epoch: i16,
+    },
+    /// An idempotent producer bumped its epoch to close a sequence gap; the partitions'
+    /// sequences restart at 0.
+    ProducerEpochBumped {
+        producer_id: i64,
+        epoch: i16,
+        partitions: Vec<TopicPartition>,
     },
     // --- consumer ---
     Polled {

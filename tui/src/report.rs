@@ -99,13 +99,13 @@ impl RunReport {
         let _ = writeln!(t);
         let _ = writeln!(
             t,
-            "Records     produced {}  acked {}  failed {}  unknown {}  consumed {}",
-            s.produced, s.acked, s.failed, s.unknown, s.consumed
+            "Records     produced {}  acked {}  failed {}  unknown {}  pending {}  consumed {}",
+            s.produced, s.acked, s.failed, s.unknown_outcome, s.pending, s.consumed
         );
         let _ = writeln!(
             t,
-            "Anomalies   lost_write {}  duplicate_in_log {}  unseen {}",
-            s.lost_write, s.duplicate_in_log, s.unseen
+            "Anomalies   lost_write {}  duplicate_in_log {}  reordered {}  unseen {}",
+            s.lost_write, s.duplicate_in_log, s.reordered, s.unseen
         );
         let _ = writeln!(t, "Cluster     leader_elections {}", s.leader_elections);
         let _ = writeln!(t);

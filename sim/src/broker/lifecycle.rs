@@ -14,7 +14,7 @@ const METADATA_FETCH_MAX_WAIT_MS: i64 = 500;
 
 impl Broker {
     /// Sends `msg` to the controller and waits `timeout_ms` for its answer.
-    fn send_to_controller(
+    pub(super) fn send_to_controller(
         &mut self,
         msg: KafkaMsg,
         id: i32,

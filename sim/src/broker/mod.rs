@@ -19,6 +19,7 @@ pub mod config;
 mod fetcher;
 mod lifecycle;
 pub mod partition;
+mod producer_ids;
 
 pub use config::{BrokerConfig, FollowerTruncation};
 pub use partition::LeaderPartition;
@@ -80,6 +81,7 @@ enum Outstanding {
     AlterPartition(TopicPartition),
     ReplicaFetch(i32),
     LeaderOffsets(i32, TopicPartition),
+    AllocateProducerIds,
 }
 
 /// A Kafka broker.
@@ -113,6 +115,8 @@ pub struct Broker {
     delayed_fetches: BTreeMap<u64, DelayedFetch>,
     delayed_produces: BTreeMap<u64, DelayedProduce>,
     next_delayed_id: u64,
+    /// The block of producer ids this broker hands out (`producer_ids.rs`).
+    producer_ids: Option<producer_ids::ProducerIdBlock>,
 }
 
 impl Broker {
@@ -153,6 +157,7 @@ impl Broker {
             delayed_fetches: BTreeMap::new(),
             delayed_produces: BTreeMap::new(),
             next_delayed_id: 0,
+            producer_ids: None,
         }
     }
 
@@ -282,13 +287,19 @@ impl Broker {
             KafkaMsg::BrokerHeartbeatResponse(resp) => self.handle_heartbeat(resp, out),
             KafkaMsg::MetadataFetchResponse(resp) => self.handle_metadata(resp, out),
             KafkaMsg::AlterPartitionResponse(resp) => self.handle_alter_partition(resp, out),
+            KafkaMsg::InitProducerId(req) => self.handle_init_producer_id(from, req, out),
+            KafkaMsg::AllocateProducerIdsResponse(resp) => {
+                self.handle_allocate_producer_ids(resp, out)
+            }
             // Requests for the controller, and responses for clients.
             KafkaMsg::MetadataResponse(_)
             | KafkaMsg::ProduceResponse(_)
             | KafkaMsg::BrokerRegistration(_)
             | KafkaMsg::BrokerHeartbeat(_)
             | KafkaMsg::MetadataFetch(_)
-            | KafkaMsg::AlterPartition(_) => {}
+            | KafkaMsg::AlterPartition(_)
+            | KafkaMsg::InitProducerIdResponse(_)
+            | KafkaMsg::AllocateProducerIds(_) => {}
         }
     }
 
@@ -382,6 +393,7 @@ impl Broker {
         self.outstanding.clear();
         self.delayed_fetches.clear();
         self.delayed_produces.clear();
+        self.producer_ids = None;
         if kind == CrashKind::PowerLoss {
             for (tp, log) in &mut self.logs {
                 let records = log.lose_unflushed();
@@ -402,7 +414,8 @@ impl Broker {
             Outstanding::Registration
             | Outstanding::Heartbeat
             | Outstanding::MetadataFetch
-            | Outstanding::AlterPartition(_) => Some(self.controller),
+            | Outstanding::AlterPartition(_)
+            | Outstanding::AllocateProducerIds => Some(self.controller),
             Outstanding::ReplicaFetch(leader) | Outstanding::LeaderOffsets(leader, _) => {
                 self.image.broker_node(*leader)
             }
@@ -417,7 +430,7 @@ impl Broker {
             Outstanding::Registration => {
                 out.set_timer_ms(Timer::Heartbeat, self.config.broker_heartbeat_interval_ms)
             }
-            Outstanding::Heartbeat => {}
+            Outstanding::Heartbeat | Outstanding::AllocateProducerIds => {}
             Outstanding::MetadataFetch => {
                 out.set_timer_ms(Timer::MetadataFetchRetry, METADATA_RETRY_BACKOFF_MS)
             }

@@ -40,7 +40,19 @@ pub enum PartitionerClass {
     RoundRobin,
 }
 
-/// Producer settings.
+/// Where an effective producer setting came from, for `kafkalab explain producer`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConfigDecision {
+    pub key: &'static str,
+    pub value: String,
+    /// `default`, `set` (by the scenario) or `adjusted` (by a rule, see `why`).
+    pub origin: &'static str,
+    pub why: Option<String>,
+}
+
+/// Producer settings (Kafka 4.x names and defaults). Cross-key rules — idempotence and the
+/// delivery timeout — are applied by [`ProducerConfig::resolve`] once every key is set, as
+/// Kafka's `ProducerConfig.postProcessParsedConfig` does.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ProducerConfig {
     /// `acks`: 0, 1 or -1 (`all`, the default since Kafka 3.0).
@@ -49,8 +61,26 @@ pub struct ProducerConfig {
     pub metadata_max_age_ms: i64,
     /// `batch.size`: also how many bytes the sticky partitioner puts on one partition.
     pub batch_size: u64,
+    /// `linger.ms`: 5 since Kafka 4.0 (KIP-1030).
+    pub linger_ms: i64,
+    pub buffer_memory: u64,
+    pub max_request_size: u64,
+    pub max_block_ms: i64,
+    pub max_in_flight: u32,
+    pub retries: u32,
+    pub retry_backoff_ms: i64,
+    pub retry_backoff_max_ms: i64,
+    pub delivery_timeout_ms: i64,
+    /// The effective value, after [`ProducerConfig::resolve`].
+    pub enable_idempotence: bool,
     pub partitioner_class: PartitionerClass,
     pub partitioner_ignore_keys: bool,
+    pub partitioner_adaptive: bool,
+    pub partitioner_availability_timeout_ms: i64,
+    /// Keys the scenario set explicitly (the rules treat them differently from defaults).
+    explicit: Vec<&'static str>,
+    /// Rules that changed a value, for `explain producer`.
+    adjusted: Vec<(&'static str, String)>,
 }
 
 impl Default for ProducerConfig {
@@ -60,24 +90,54 @@ impl Default for ProducerConfig {
             request_timeout_ms: 30_000,
             metadata_max_age_ms: 300_000,
             batch_size: 16_384,
+            linger_ms: 5,
+            buffer_memory: 33_554_432,
+            max_request_size: 1_048_576,
+            max_block_ms: 60_000,
+            max_in_flight: 5,
+            retries: i32::MAX as u32,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1_000,
+            delivery_timeout_ms: 120_000,
+            enable_idempotence: true,
             partitioner_class: PartitionerClass::BuiltIn,
             partitioner_ignore_keys: false,
+            partitioner_adaptive: true,
+            partitioner_availability_timeout_ms: 0,
+            explicit: Vec::new(),
+            adjusted: Vec::new(),
         }
     }
 }
 
+/// Kafka's `MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION_FOR_IDEMPOTENCE`.
+pub const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: u32 = 5;
+
 impl ProducerConfig {
     pub const KEYS: &'static [&'static str] = &[
         "acks",
-        "request.timeout.ms",
-        "metadata.max.age.ms",
         "batch.size",
+        "buffer.memory",
+        "delivery.timeout.ms",
+        "enable.idempotence",
+        "linger.ms",
+        "max.block.ms",
+        "max.in.flight.requests.per.connection",
+        "max.request.size",
+        "metadata.max.age.ms",
+        "partitioner.adaptive.partitioning.enable",
+        "partitioner.availability.timeout.ms",
         "partitioner.class",
         "partitioner.ignore.keys",
+        "request.timeout.ms",
         "retries",
+        "retry.backoff.max.ms",
+        "retry.backoff.ms",
     ];
 
+    /// Sets one key. Call [`ProducerConfig::resolve`] after the last one.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        use crate::broker::config::parse_bool;
         match name {
             "acks" => {
                 self.acks = match value.trim() {
@@ -94,24 +154,212 @@ impl ProducerConfig {
             }
             "request.timeout.ms" => self.request_timeout_ms = positive_ms(name, value)?,
             "metadata.max.age.ms" => self.metadata_max_age_ms = positive_ms(name, value)?,
-            "batch.size" => self.batch_size = positive_u64(name, value)?,
-            "partitioner.class" => self.partitioner_class = parse_partitioner(value)?,
-            "partitioner.ignore.keys" => {
-                self.partitioner_ignore_keys = crate::broker::config::parse_bool(name, value)?
+            "batch.size" => self.batch_size = parse_u64(name, value)?,
+            "linger.ms" => self.linger_ms = non_negative_ms(name, value)?,
+            "buffer.memory" => self.buffer_memory = positive_u64(name, value)?,
+            "max.request.size" => self.max_request_size = positive_u64(name, value)?,
+            "max.block.ms" => self.max_block_ms = non_negative_ms(name, value)?,
+            "max.in.flight.requests.per.connection" => {
+                self.max_in_flight = u32::try_from(positive_u64(name, value)?)
+                    .map_err(|_| bad(name, format!("`{name}` is too large")))?
             }
             "retries" => {
-                if value.trim() != "0" {
-                    return Err(bad(
-                        name,
-                        "only `retries = 0` is modelled so far: this producer sends each record \
-                         once and reports its outcome (see README, Differences from Kafka)"
-                            .to_string(),
-                    ));
-                }
+                let v = parse_u64(name, value)?;
+                self.retries = u32::try_from(v)
+                    .ok()
+                    .filter(|v| *v <= i32::MAX as u32)
+                    .ok_or_else(|| bad(name, format!("`{name}` must be at most 2147483647")))?
+            }
+            "retry.backoff.ms" => self.retry_backoff_ms = non_negative_ms(name, value)?,
+            "retry.backoff.max.ms" => self.retry_backoff_max_ms = non_negative_ms(name, value)?,
+            "delivery.timeout.ms" => self.delivery_timeout_ms = non_negative_ms(name, value)?,
+            "enable.idempotence" => self.enable_idempotence = parse_bool(name, value)?,
+            "partitioner.class" => self.partitioner_class = parse_partitioner(value)?,
+            "partitioner.ignore.keys" => self.partitioner_ignore_keys = parse_bool(name, value)?,
+            "partitioner.adaptive.partitioning.enable" => {
+                self.partitioner_adaptive = parse_bool(name, value)?
+            }
+            "partitioner.availability.timeout.ms" => {
+                self.partitioner_availability_timeout_ms = non_negative_ms(name, value)?
+            }
+            "transactional.id" => {
+                return Err(bad(
+                    name,
+                    "transactions are not modelled yet: the producer is idempotent at most \
+                     (see README, Differences from Kafka)"
+                        .to_string(),
+                ));
             }
             _ => return Err(unknown_key(name, Self::KEYS)),
         }
+        if let Some(key) = Self::KEYS.iter().find(|k| **k == name)
+            && !self.explicit.contains(key)
+        {
+            self.explicit.push(key);
+        }
         Ok(())
+    }
+
+    /// Whether the scenario set `key` itself.
+    pub fn is_explicit(&self, key: &str) -> bool {
+        self.explicit.contains(&key)
+    }
+
+    /// Applies Kafka's cross-key rules, as `KafkaProducer` does at construction:
+    ///
+    /// - `delivery.timeout.ms` must be at least `linger.ms + request.timeout.ms`: an explicit
+    ///   smaller value is a `ConfigException`; the default is raised to the sum.
+    /// - Idempotence (on by default since 3.0) requires `acks=all`, `retries > 0` and
+    ///   `max.in.flight.requests.per.connection <= 5`. If the user set `enable.idempotence`
+    ///   and a requirement fails, configuration fails; if idempotence is only the default, it
+    ///   is silently turned off (Kafka logs it at INFO).
+    /// - `retry.backoff.max.ms` below `retry.backoff.ms` is raised to it (Kafka's
+    ///   `ExponentialBackoff` never waits less than the initial backoff).
+    pub fn resolve(mut self) -> Result<Self, ConfigError> {
+        let floor = self.linger_ms.saturating_add(self.request_timeout_ms);
+        if self.delivery_timeout_ms < floor {
+            if self.is_explicit("delivery.timeout.ms") {
+                return Err(bad(
+                    "delivery.timeout.ms",
+                    format!(
+                        "delivery.timeout.ms should be equal to or larger than linger.ms + \
+                         request.timeout.ms ({} + {} = {floor}), got {}",
+                        self.linger_ms, self.request_timeout_ms, self.delivery_timeout_ms
+                    ),
+                ));
+            }
+            self.adjusted.push((
+                "delivery.timeout.ms",
+                format!(
+                    "raised from the default {} to linger.ms + request.timeout.ms = {floor}",
+                    self.delivery_timeout_ms
+                ),
+            ));
+            self.delivery_timeout_ms = floor;
+        }
+        if self.retry_backoff_max_ms < self.retry_backoff_ms {
+            self.adjusted.push((
+                "retry.backoff.max.ms",
+                format!(
+                    "raised to retry.backoff.ms ({}): the backoff never goes below its start",
+                    self.retry_backoff_ms
+                ),
+            ));
+            self.retry_backoff_max_ms = self.retry_backoff_ms;
+        }
+        if self.enable_idempotence {
+            let mut conflicts = Vec::new();
+            if self.retries == 0 {
+                conflicts.push((
+                    "retries",
+                    "Must set retries to non-zero when using the idempotent producer.",
+                    "retries is set to 0".to_string(),
+                ));
+            }
+            if self.acks != -1 {
+                conflicts.push((
+                    "acks",
+                    "Must set acks to all in order to use the idempotent producer. Otherwise \
+                     we cannot guarantee idempotence.",
+                    format!("acks is set to {}, not to all", self.acks),
+                ));
+            }
+            if self.max_in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
+                conflicts.push((
+                    "max.in.flight.requests.per.connection",
+                    "Must set max.in.flight.requests.per.connection to at most 5 to use the \
+                     idempotent producer.",
+                    format!(
+                        "max.in.flight.requests.per.connection is set to {}, which is greater \
+                         than 5",
+                        self.max_in_flight
+                    ),
+                ));
+            }
+            if let Some((key, message, _)) = conflicts.first()
+                && self.is_explicit("enable.idempotence")
+            {
+                return Err(bad(
+                    "enable.idempotence",
+                    format!("enable.idempotence = true conflicts with `{key}`: {message}"),
+                ));
+            }
+            if !conflicts.is_empty() {
+                let reasons: Vec<String> = conflicts.into_iter().map(|c| c.2).collect();
+                self.adjusted.push((
+                    "enable.idempotence",
+                    format!(
+                        "turned off: the default (true) was not set explicitly and {}",
+                        reasons.join(" and ")
+                    ),
+                ));
+                self.enable_idempotence = false;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Every setting with its effective value and where it came from.
+    pub fn decisions(&self) -> Vec<ConfigDecision> {
+        let acks = match self.acks {
+            -1 => "all".to_string(),
+            n => n.to_string(),
+        };
+        let class = match self.partitioner_class {
+            PartitionerClass::BuiltIn => "(built-in)".to_string(),
+            PartitionerClass::RoundRobin => {
+                "org.apache.kafka.clients.producer.RoundRobinPartitioner".to_string()
+            }
+        };
+        let values: Vec<(&'static str, String)> = vec![
+            ("acks", acks),
+            ("batch.size", self.batch_size.to_string()),
+            ("buffer.memory", self.buffer_memory.to_string()),
+            ("delivery.timeout.ms", self.delivery_timeout_ms.to_string()),
+            ("enable.idempotence", self.enable_idempotence.to_string()),
+            ("linger.ms", self.linger_ms.to_string()),
+            ("max.block.ms", self.max_block_ms.to_string()),
+            (
+                "max.in.flight.requests.per.connection",
+                self.max_in_flight.to_string(),
+            ),
+            ("max.request.size", self.max_request_size.to_string()),
+            ("metadata.max.age.ms", self.metadata_max_age_ms.to_string()),
+            (
+                "partitioner.adaptive.partitioning.enable",
+                self.partitioner_adaptive.to_string(),
+            ),
+            (
+                "partitioner.availability.timeout.ms",
+                self.partitioner_availability_timeout_ms.to_string(),
+            ),
+            ("partitioner.class", class),
+            (
+                "partitioner.ignore.keys",
+                self.partitioner_ignore_keys.to_string(),
+            ),
+            ("request.timeout.ms", self.request_timeout_ms.to_string()),
+            ("retries", self.retries.to_string()),
+            ("retry.backoff.max.ms", self.retry_backoff_max_ms.to_string()),
+            ("retry.backoff.ms", self.retry_backoff_ms.to_string()),
+        ];
+        values
+            .into_iter()
+            .map(|(key, value)| {
+                let adjusted = self.adjusted.iter().find(|(k, _)| *k == key);
+                let (origin, why) = match adjusted {
+                    Some((_, why)) => ("adjusted", Some(why.clone())),
+                    None if self.is_explicit(key) => ("set", None),
+                    None => ("default", None),
+                };
+                ConfigDecision {
+                    key,
+                    value,
+                    origin,
+                    why,
+                }
+            })
+            .collect()
     }
 }
 

@@ -65,6 +65,28 @@ impl ClientMetadata {
         self.brokers.get(&p.leader).copied()
     }
 
+    /// The broker id leading `topic`-`partition`, if known.
+    pub fn leader_id(&self, topic: &str, partition: i32) -> Option<i32> {
+        let p = self
+            .partitions(topic)?
+            .get(usize::try_from(partition).ok()?)?;
+        (p.leader != NO_LEADER).then_some(p.leader)
+    }
+
+    /// The node of broker `id`, if known.
+    pub fn broker_node(&self, id: i32) -> Option<NodeId> {
+        self.brokers.get(&id).copied()
+    }
+
+    /// Every node the client could talk to: the known brokers, else the bootstrap list.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        if self.brokers.is_empty() {
+            self.bootstrap.clone()
+        } else {
+            self.brokers.values().copied().collect()
+        }
+    }
+
     /// The leader epoch of `topic`-`partition` as last seen.
     pub fn leader_epoch(&self, topic: &str, partition: i32) -> Option<i32> {
         let p = self
@@ -136,6 +158,17 @@ impl ClientMetadata {
             topics: self.topics.len(),
         });
         true
+    }
+
+    /// Unit tests: take a response as if it answered our request.
+    #[cfg(test)]
+    pub(crate) fn apply_for_test(&mut self, resp: &MetadataResponse) {
+        self.brokers = resp.brokers.iter().map(|b| (b.id, b.node)).collect();
+        for topic in &resp.topics {
+            self.topics
+                .insert(topic.name.clone(), topic.partitions.clone());
+        }
+        self.updated = true;
     }
 
     /// The request `correlation_id` timed out; true if it was the metadata request.

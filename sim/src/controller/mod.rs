@@ -36,6 +36,9 @@ type ControllerOut<'a, 'b> = &'a mut Out<'b, KafkaNode>;
 /// Most records one metadata fetch returns.
 const MAX_RECORDS_PER_FETCH: usize = 1000;
 
+/// Kafka's `ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`.
+pub const PRODUCER_ID_BLOCK_SIZE: i32 = 1000;
+
 #[derive(Clone, Debug, Serialize)]
 struct ParkedFetch {
     from: NodeId,
@@ -155,6 +158,7 @@ impl Controller {
             KafkaMsg::BrokerHeartbeat(req) => self.handle_heartbeat(from, req, out),
             KafkaMsg::MetadataFetch(req) => self.handle_metadata_fetch(from, req, out),
             KafkaMsg::AlterPartition(req) => self.handle_alter_partition(from, req, out),
+            KafkaMsg::AllocateProducerIds(req) => self.handle_allocate_producer_ids(from, req, out),
             // Client requests reach a controller only by mistake; Kafka answers them from
             // its own listener with NOT_CONTROLLER-like errors. Nothing to do here.
             _ => {}
@@ -461,6 +465,42 @@ impl Controller {
             out.cancel_timer(Timer::MetadataFetchExpire(broker_id));
             self.send_metadata(fetch, out);
         }
+    }
+
+    // ----- producer ids -----
+
+    /// `ProducerIdControlManager.generateNextProducerId`: a registered broker with a current
+    /// epoch gets the next block of [`PRODUCER_ID_BLOCK_SIZE`] ids, recorded in the metadata
+    /// log so a controller failover never hands out the same block twice.
+    fn handle_allocate_producer_ids(
+        &mut self,
+        from: NodeId,
+        req: AllocateProducerIdsRequest,
+        out: ControllerOut,
+    ) {
+        let error = match self.image.brokers.get(&req.broker_id) {
+            None => Errors::BrokerIdNotRegistered,
+            Some(b) if b.epoch != req.broker_epoch => Errors::StaleBrokerEpoch,
+            Some(_) => Errors::None,
+        };
+        let start = self.image.next_producer_id;
+        if error.is_ok() {
+            self.append(MetadataRecord::ProducerIds {
+                broker_id: req.broker_id,
+                broker_epoch: req.broker_epoch,
+                next_producer_id: start + i64::from(PRODUCER_ID_BLOCK_SIZE),
+            });
+        }
+        let ok = error.is_ok();
+        out.send(
+            from,
+            KafkaMsg::AllocateProducerIdsResponse(AllocateProducerIdsResponse {
+                correlation_id: req.correlation_id,
+                error,
+                producer_id_start: if ok { start } else { -1 },
+                producer_id_len: if ok { PRODUCER_ID_BLOCK_SIZE } else { 0 },
+            }),
+        );
     }
 
     // ----- ISR changes -----

@@ -37,7 +37,7 @@ mod testing;
 pub use cleaner::CleanerStats;
 pub use config::{CleanupPolicy, ConfigError, LogConfig};
 pub use epoch_cache::{EpochEntry, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
-pub use record::{Header, Record, RecordBatch, SimpleRecord};
+pub use record::{Header, RECORD_BATCH_OVERHEAD, Record, RecordBatch, SimpleRecord};
 pub use retention::DELETE_RECORDS_HIGH_WATERMARK;
 pub use segment::LogSegment;
 pub use unified_log::{LogAppendInfo, LogError, ProducerInfo, UnifiedLog};

@@ -62,6 +62,13 @@ pub enum MetadataRecord {
     Topic { name: Arc<str>, partitions: i32 },
     /// `PartitionRecord` / `PartitionChangeRecord` (see the module note).
     Partition(PartitionRecord),
+    /// `ProducerIdsRecord`: a block of producer ids handed to a broker; the next block starts
+    /// at `next_producer_id`.
+    ProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+        next_producer_id: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -117,6 +124,22 @@ pub struct MetadataFetchResponse {
     /// Records from `fetch_offset` on, in order.
     pub records: Vec<MetadataRecord>,
     pub base_offset: i64,
+}
+
+/// A broker asks the controller for a block of producer ids (KIP-730).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AllocateProducerIdsRequest {
+    pub correlation_id: i32,
+    pub broker_id: i32,
+    pub broker_epoch: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AllocateProducerIdsResponse {
+    pub correlation_id: i32,
+    pub error: Errors,
+    pub producer_id_start: i64,
+    pub producer_id_len: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -115,6 +115,26 @@ pub struct ProduceResponse {
     pub partitions: Vec<ProducePartitionResponse>,
 }
 
+/// `InitProducerId`: an idempotent producer (no `transactional.id`) asks any broker for a
+/// producer id; the epoch starts at 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InitProducerIdRequest {
+    pub correlation_id: i32,
+    pub transactional_id: Option<Arc<str>>,
+    pub transaction_timeout_ms: i32,
+    /// The producer's current id and epoch (KIP-360), or -1.
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InitProducerIdResponse {
+    pub correlation_id: i32,
+    pub error: Errors,
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FetchPartition {
     pub tp: TopicPartition,
@@ -211,6 +231,10 @@ pub enum KafkaMsg {
     MetadataFetchResponse(MetadataFetchResponse),
     AlterPartition(AlterPartitionRequest),
     AlterPartitionResponse(AlterPartitionResponse),
+    InitProducerId(InitProducerIdRequest),
+    InitProducerIdResponse(InitProducerIdResponse),
+    AllocateProducerIds(AllocateProducerIdsRequest),
+    AllocateProducerIdsResponse(AllocateProducerIdsResponse),
 }
 
 impl MessageKind for KafkaMsg {
@@ -232,6 +256,10 @@ impl MessageKind for KafkaMsg {
             KafkaMsg::MetadataFetchResponse(_) => "MetadataFetchResponse",
             KafkaMsg::AlterPartition(_) => "AlterPartition",
             KafkaMsg::AlterPartitionResponse(_) => "AlterPartitionResponse",
+            KafkaMsg::InitProducerId(_) => "InitProducerId",
+            KafkaMsg::InitProducerIdResponse(_) => "InitProducerIdResponse",
+            KafkaMsg::AllocateProducerIds(_) => "AllocateProducerIds",
+            KafkaMsg::AllocateProducerIdsResponse(_) => "AllocateProducerIdsResponse",
         }
     }
 }

@@ -700,12 +700,27 @@ fn producer_def(
     };
     let mut config = ProducerConfig::default();
     apply_configs(loc, span, &p.config, |k, v| config.set(k, v))?;
+    let config = config
+        .resolve()
+        .map_err(|e| loc.config_error(span, e))?;
+    if let Some(bad) = p.partition.filter(|p| !(0..topic.partitions).contains(p)) {
+        return Err(loc.error(
+            loc.key_in(span, "partition"),
+            Some("partition"),
+            format!(
+                "partition {bad} does not exist; `{}` has partitions 0..{}",
+                topic.name,
+                topic.partitions - 1
+            ),
+        ));
+    }
     let start_ms = (start_us(loc, span, &p.start)? / 1_000) as i64;
     let workload = Workload {
         topic: topic.name.clone(),
         records: p.records,
         interval_us: 1_000_000 / u64::from(p.rate),
         keys,
+        partition: p.partition,
         start_ms,
     };
     Ok(ProducerDef {

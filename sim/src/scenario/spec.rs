@@ -124,6 +124,8 @@ pub struct ProducerSpec {
     pub keys: Option<Vec<String>>,
     /// Shorthand for `keys = ["key-0", ..., "key-<n-1>"]`.
     pub key_count: Option<u32>,
+    /// Send every record to this partition (an explicit partition on each record).
+    pub partition: Option<i32>,
     /// When production starts, e.g. `"2s"`.
     pub start: Option<String>,
     #[serde(default)]
