@@ -109,6 +109,8 @@ impl Broker {
                 LogError::RecordTooLarge => Errors::MessageTooLarge,
                 LogError::InvalidRecord(_) => Errors::InvalidRecord,
                 LogError::OffsetOutOfRange { .. } => Errors::UnknownServerError,
+                LogError::OutOfOrderSequence(_) => Errors::OutOfOrderSequenceNumber,
+                LogError::InvalidProducerEpoch(_) => Errors::InvalidProducerEpoch,
             })?;
         if log.segments().len() > segments_before
             && let Some(active) = log.segments().last()

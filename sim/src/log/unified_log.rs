@@ -65,6 +65,11 @@ pub enum LogError {
     RecordTooLarge,
     /// `INVALID_RECORD`, e.g. a keyless record on a compacted topic.
     InvalidRecord(String),
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`: an idempotent producer's batch does not continue its
+    /// sequence (a gap, a partial overlap, or a retry older than the retained batches).
+    OutOfOrderSequence(String),
+    /// `INVALID_PRODUCER_EPOCH`: the producer's epoch is older than one already seen here.
+    InvalidProducerEpoch(String),
 }
 
 impl LogError {
@@ -74,6 +79,8 @@ impl LogError {
             Self::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
             Self::RecordTooLarge => "RECORD_TOO_LARGE",
             Self::InvalidRecord(_) => "INVALID_RECORD",
+            Self::OutOfOrderSequence(_) => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            Self::InvalidProducerEpoch(_) => "INVALID_PRODUCER_EPOCH",
         }
     }
 }
@@ -94,6 +101,8 @@ impl fmt::Display for LogError {
                 f.write_str("RECORD_TOO_LARGE: the batch is larger than max.message.bytes")
             }
             Self::InvalidRecord(why) => write!(f, "INVALID_RECORD: {why}"),
+            Self::OutOfOrderSequence(why) => write!(f, "OUT_OF_ORDER_SEQUENCE_NUMBER: {why}"),
+            Self::InvalidProducerEpoch(why) => write!(f, "INVALID_PRODUCER_EPOCH: {why}"),
         }
     }
 }
