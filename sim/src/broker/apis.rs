@@ -120,11 +120,14 @@ impl Broker {
                 base_offset: active.base_offset(),
             });
         }
-        out.note(Note::Appended {
-            tp: data.tp.clone(),
-            base_offset: info.first_offset,
-            last_offset: info.last_offset,
-        });
+        // An idempotent retry wrote nothing: it only learns the original offsets.
+        if !info.duplicate {
+            out.note(Note::Appended {
+                tp: data.tp.clone(),
+                base_offset: info.first_offset,
+                last_offset: info.last_offset,
+            });
+        }
         // A sole ISR member commits at once.
         self.after_isr_change(&data.tp, out);
         Ok((info.first_offset, info.last_offset))
