@@ -106,8 +106,8 @@ impl UnifiedLog {
         if count == self.segments.len() {
             self.roll(self.log_end_offset, now_ms);
         }
-        // Kafka keeps producers past retention (KIP-360) through its snapshots; ours is the
-        // producer state's record of what the deleted batches said.
+        // Since KIP-360 (KAFKA-7190) Kafka keeps a producer's state after retention deletes
+        // its batches; the producer state records what the deleted batches said.
         self.producer_state
             .on_segments_deleted(self.segments[..count].iter().flat_map(|s| s.batches()));
         self.segments.drain(..count);
