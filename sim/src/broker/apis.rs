@@ -103,12 +103,16 @@ impl Broker {
             .get_mut(&data.tp)
             .ok_or(Errors::NotLeaderOrFollower)?;
         let segments_before = log.segments().len();
+        let (producer_id, base_sequence) =
+            (data.producer.producer_id, data.producer.base_sequence);
         let info = log
             .append_as_leader(data.records, epoch, data.producer, now_ms)
             .map_err(|e| match e {
                 LogError::RecordTooLarge => Errors::MessageTooLarge,
                 LogError::InvalidRecord(_) => Errors::InvalidRecord,
                 LogError::OffsetOutOfRange { .. } => Errors::UnknownServerError,
+                LogError::OutOfOrderSequence(_) => Errors::OutOfOrderSequenceNumber,
+                LogError::InvalidProducerEpoch(_) => Errors::InvalidProducerEpoch,
             })?;
         if log.segments().len() > segments_before
             && let Some(active) = log.segments().last()
@@ -118,11 +122,22 @@ impl Broker {
                 base_offset: active.base_offset(),
             });
         }
-        out.note(Note::Appended {
-            tp: data.tp.clone(),
-            base_offset: info.first_offset,
-            last_offset: info.last_offset,
-        });
+        if info.duplicate {
+            // An idempotent retry of a batch already in the log: nothing is written, the
+            // producer learns the original offsets.
+            out.note(Note::DuplicateBatch {
+                tp: data.tp.clone(),
+                producer_id,
+                base_sequence,
+                base_offset: info.first_offset,
+            });
+        } else {
+            out.note(Note::Appended {
+                tp: data.tp.clone(),
+                base_offset: info.first_offset,
+                last_offset: info.last_offset,
+            });
+        }
         // A sole ISR member commits at once.
         self.after_isr_change(&data.tp, out);
         Ok((info.first_offset, info.last_offset))

@@ -5,7 +5,14 @@
 //! `LogValidator` that matter to the model (keys on compacted topics, `max.message.bytes`),
 //! and `UnifiedLog.maybeRoll`/`roll`. The leader assigns offsets from its LEO; a follower
 //! keeps the leader's offsets, so the replicas' logs agree offset for offset.
+//!
+//! Both paths keep the producer state (`producer_state.rs`) in step, as Kafka's
+//! `analyzeAndValidateProducerState` does: the leader answers an idempotent retry with the
+//! original offsets and refuses out-of-order or fenced batches before writing anything; the
+//! follower records every replicated batch unchecked, so that it can judge retries itself
+//! once it leads.
 
+use super::producer_state::AppendOrigin;
 use super::record::{NO_TIMESTAMP, Record, RecordBatch, SimpleRecord};
 use super::segment::LogSegment;
 use super::unified_log::{LogAppendInfo, LogError, ProducerInfo, UnifiedLog};
@@ -14,6 +21,11 @@ impl UnifiedLog {
     /// Leader append: assigns offsets from LEO into one new batch; rolls a segment first if
     /// needed; on compacted topics rejects keyless records; records where `leader_epoch`
     /// starts in the leader-epoch cache; then applies flush.messages and flush.ms.
+    ///
+    /// A batch with a producer id (`producer.producer_id >= 0`) is checked against the
+    /// producer state first: a retry of one of the producer's last five batches returns that
+    /// batch's offsets with `duplicate: true` and writes nothing; a fenced epoch or a
+    /// sequence gap is refused (`InvalidProducerEpoch`, `OutOfOrderSequence`).
     pub fn append_as_leader(
         &mut self,
         records: Vec<SimpleRecord>,
@@ -26,15 +38,36 @@ impl UnifiedLog {
         if batch.size_bytes() > self.config.max_message_bytes {
             return Err(LogError::RecordTooLarge);
         }
+        let producer_append = if batch.has_producer_id() {
+            if let Some(original) = self.producer_state.find_duplicate_batch(&batch) {
+                return Ok(LogAppendInfo {
+                    first_offset: original.first_offset,
+                    last_offset: original.last_offset,
+                    log_append_time_ms: now_ms,
+                    duplicate: true,
+                });
+            }
+            let mut append = self
+                .producer_state
+                .prepare_update(batch.producer_id, AppendOrigin::Client);
+            append.append_data_batch(&batch)?;
+            Some(append)
+        } else {
+            None
+        };
         let info = LogAppendInfo {
             first_offset: batch.base_offset,
             last_offset: batch.last_offset,
             log_append_time_ms: now_ms,
+            duplicate: false,
         };
         // Kafka's `maybeAssignEpochStartOffset`; the cache ignores an undefined epoch.
         self.leader_epoch_cache
             .assign(batch.partition_leader_epoch, batch.base_offset);
         self.append_batches(vec![batch], now_ms);
+        if let Some(append) = producer_append {
+            self.producer_state.update(append);
+        }
         Ok(info)
     }
 
@@ -92,7 +125,9 @@ impl UnifiedLog {
     /// at or after LEO (after, when the leader's cleaner removed a whole batch), and each
     /// must start after the previous one ends. Same rolling and flush rules as the leader,
     /// and each batch's leader epoch goes into the leader-epoch cache, so the follower's cache
-    /// mirrors the leader's.
+    /// mirrors the leader's. Each batch with a producer id updates the producer state without
+    /// sequence or epoch checks (Kafka's replication origin), so the follower's state mirrors
+    /// the leader's too.
     /// An empty list appends nothing and reports the empty range `[LEO, LEO - 1]`.
     pub fn append_as_follower(
         &mut self,
@@ -104,18 +139,21 @@ impl UnifiedLog {
                 first_offset: self.log_end_offset,
                 last_offset: self.log_end_offset - 1,
                 log_append_time_ms: now_ms,
+                duplicate: false,
             });
         };
         let info = LogAppendInfo {
             first_offset: first.base_offset,
             last_offset: last.last_offset,
             log_append_time_ms: now_ms,
+            duplicate: false,
         };
         self.validate_follower_batches(&batches)?;
         for batch in &batches {
             // Batches written before leader epochs existed carry -1; the cache skips them.
             self.leader_epoch_cache
                 .assign(batch.partition_leader_epoch, batch.base_offset);
+            self.producer_state.replicate(batch);
         }
         self.append_batches(batches, now_ms);
         Ok(info)
@@ -191,7 +229,7 @@ impl UnifiedLog {
 mod tests {
     use super::*;
     use crate::log::config::{CleanupPolicy, LogConfig};
-    use crate::log::testing::{append, append_batch, keyed, log_with, offsets_of};
+    use crate::log::testing::{append, append_batch, keyed, log_with, offsets_of, produce};
 
     #[test]
     fn leader_append_assigns_contiguous_offsets_from_leo() {
@@ -358,5 +396,149 @@ mod tests {
             2,
             "the clock restarts with the new segment"
         );
+    }
+
+    fn offsets(info: Result<LogAppendInfo, LogError>) -> (i64, i64, bool) {
+        let info = info.expect("accepted");
+        (info.first_offset, info.last_offset, info.duplicate)
+    }
+
+    /// G1 `testDuplicateAppends` (producer 1, epoch 0): a retry of one of the last five
+    /// batches gets its original offsets and writes nothing; anything else that does not
+    /// continue the sequence is out of order.
+    #[test]
+    fn g1_duplicate_appends() {
+        let mut log = log_with(LogConfig::default());
+        let (pid, epoch) = (1, 0);
+        // 1. Six single-record batches, seq 0..=5, take offsets 0..=5.
+        for seq in 0..6 {
+            let offset = i64::from(seq);
+            assert_eq!(
+                offsets(produce(&mut log, pid, epoch, seq, 1)),
+                (offset, offset, false)
+            );
+        }
+        // 2. Seq 6-8 in one batch takes offsets 6-8.
+        assert_eq!(offsets(produce(&mut log, pid, epoch, 6, 3)), (6, 8, false));
+        // 3. Its exact retry: the same offsets, nothing new written.
+        assert_eq!(offsets(produce(&mut log, pid, epoch, 6, 3)), (6, 8, true));
+        assert_eq!(log.log_end_offset(), 9);
+        // 4. A partial overlap (7-8) is neither a duplicate nor the next sequence (9).
+        let overlap = produce(&mut log, pid, epoch, 7, 2);
+        assert!(
+            matches!(overlap, Err(LogError::OutOfOrderSequence(_))),
+            "{overlap:?}"
+        );
+        // 5. The window holds the batches with seq 2, 3, 4, 5 and 6-8: seq 2 is a duplicate.
+        let window: Vec<(i32, i32)> = log
+            .producer_state()
+            .last_entry(pid)
+            .expect("known")
+            .batches()
+            .iter()
+            .map(|b| (b.first_seq, b.last_seq))
+            .collect();
+        assert_eq!(window, [(2, 2), (3, 3), (4, 4), (5, 5), (6, 8)]);
+        assert_eq!(offsets(produce(&mut log, pid, epoch, 2, 1)), (2, 2, true));
+        // 6. Seq 1 fell out of the window: out of order.
+        let too_old = produce(&mut log, pid, epoch, 1, 1);
+        assert!(
+            matches!(too_old, Err(LogError::OutOfOrderSequence(_))),
+            "{too_old:?}"
+        );
+        // 7. A new single-record batch, seq 9, then its retry.
+        assert_eq!(offsets(produce(&mut log, pid, epoch, 9, 1)), (9, 9, false));
+        assert_eq!(offsets(produce(&mut log, pid, epoch, 9, 1)), (9, 9, true));
+        assert_eq!(log.log_end_offset(), 10);
+        assert_eq!(log.batches().count(), 8, "no retry was written");
+    }
+
+    #[test]
+    fn a_refused_or_duplicate_batch_leaves_the_log_untouched() {
+        let mut log = log_with(LogConfig::default());
+        assert!(produce(&mut log, 4, 1, 0, 2).is_ok());
+        let before = log.clone();
+        let fenced = produce(&mut log, 4, 0, 2, 1);
+        assert_eq!(
+            fenced.map_err(|e| e.error_code()),
+            Err("INVALID_PRODUCER_EPOCH")
+        );
+        let gap = produce(&mut log, 4, 1, 5, 1);
+        assert_eq!(
+            gap.map_err(|e| e.error_code()),
+            Err("OUT_OF_ORDER_SEQUENCE_NUMBER")
+        );
+        let retry = log.append_as_leader(
+            vec![keyed(0, "k0", Some("v")), keyed(0, "k1", Some("v"))],
+            3,
+            ProducerInfo {
+                producer_id: 4,
+                producer_epoch: 1,
+                base_sequence: 0,
+            },
+            50,
+        );
+        assert_eq!(retry.map(|i| i.duplicate), Ok(true));
+        assert_eq!(log, before, "not even the leader-epoch cache moved");
+    }
+
+    #[test]
+    fn batches_without_a_producer_id_are_not_tracked() {
+        let mut log = log_with(LogConfig::default());
+        append(&mut log, "a", Some("1"), 0);
+        append(&mut log, "a", Some("1"), 0);
+        assert_eq!(
+            log.log_end_offset(),
+            2,
+            "without idempotence a retry is a copy"
+        );
+        assert!(log.producer_state().is_empty());
+    }
+
+    /// Replicates the leader's whole log into a fresh follower.
+    fn follower_of(leader: &UnifiedLog) -> UnifiedLog {
+        let fetched = leader.read(0, leader.log_end_offset(), u64::MAX);
+        let mut follower = log_with(LogConfig::default());
+        let appended = follower.append_as_follower(fetched.expect("in range"), 0);
+        assert!(appended.is_ok(), "{appended:?}");
+        follower
+    }
+
+    #[test]
+    fn a_follower_append_rebuilds_the_leaders_producer_state() {
+        let mut leader = log_with(LogConfig::default());
+        for seq in 0..4 {
+            assert!(produce(&mut leader, 1, 0, seq * 2, 2).is_ok());
+        }
+        append(&mut leader, "plain", Some("v"), 0);
+        assert!(produce(&mut leader, 2, 3, 10, 1).is_ok());
+        assert!(
+            produce(&mut leader, 1, 1, 0, 1).is_ok(),
+            "producer 1 bumped its epoch"
+        );
+        for seq in 1..7 {
+            assert!(produce(&mut leader, 2, 3, 10 + seq, 1).is_ok());
+        }
+        let follower = follower_of(&leader);
+        assert_eq!(follower.producer_state(), leader.producer_state());
+        let entry = follower.producer_state().last_entry(1).expect("known");
+        assert_eq!((entry.producer_epoch(), entry.last_seq()), (1, 0));
+        assert_eq!(entry.batches().len(), 1);
+    }
+
+    #[test]
+    fn a_duplicate_is_still_detected_after_failover() {
+        let mut leader = log_with(LogConfig::default());
+        for seq in 0..3 {
+            assert!(produce(&mut leader, 9, 2, seq, 1).is_ok());
+        }
+        assert_eq!(offsets(produce(&mut leader, 9, 2, 3, 2)), (3, 4, false));
+        // The leader dies before its ack reaches the producer; the follower takes over and
+        // the producer retries against it.
+        let mut new_leader = follower_of(&leader);
+        assert_eq!(offsets(produce(&mut new_leader, 9, 2, 3, 2)), (3, 4, true));
+        assert_eq!(offsets(produce(&mut new_leader, 9, 2, 1, 1)), (1, 1, true));
+        assert_eq!(new_leader.log_end_offset(), 5);
+        assert_eq!(offsets(produce(&mut new_leader, 9, 2, 5, 1)), (5, 5, false));
     }
 }

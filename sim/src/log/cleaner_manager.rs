@@ -465,8 +465,14 @@ mod tests {
             .expect("append");
         append(&mut log, "z", Some("1"), 0);
         commit_all(&mut log);
+        let producers_before = log.producer_state().clone();
         let stats = log.clean(0).expect("dirty");
         assert_eq!((stats.records_removed, stats.batches_removed), (1, 0));
+        assert_eq!(
+            log.producer_state(),
+            &producers_before,
+            "compaction leaves the producer state alone"
+        );
         let kept = log.batches().find(|b| b.producer_id == 7).expect("kept");
         assert!(kept.records.is_empty());
         assert_eq!((kept.base_offset, kept.last_offset), (0, 0));

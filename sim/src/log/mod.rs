@@ -12,19 +12,19 @@
 //! - [`append`]: leader and follower appends, segment rolling (`UnifiedLog.append`).
 //! - [`epoch_cache`]: the leader-epoch cache, where each leader epoch starts
 //!   (`LeaderEpochFileCache`).
+//! - [`producer_state`]: each idempotent producer's epoch and last batches, for duplicate
+//!   and sequence checks (`ProducerStateManager`).
 //! - [`read`]: fetches for consumers and followers (`UnifiedLog.read`).
 //! - [`retention`]: deleting old segments and `DeleteRecords` (`UnifiedLog.deleteOldSegments`).
 //! - [`cleaner_manager`]: when to compact and which range (`LogCleanerManager`).
 //! - [`cleaner`]: what compaction keeps (`LogCleaner`'s `Cleaner`).
-//!
-//! Kept for other modules: idempotent producer state builds on the producer fields each batch
-//! carries.
 
 pub mod append;
 pub mod cleaner;
 pub mod cleaner_manager;
 pub mod config;
 pub mod epoch_cache;
+pub mod producer_state;
 pub mod read;
 pub mod record;
 pub mod retention;
@@ -37,6 +37,10 @@ mod testing;
 pub use cleaner::CleanerStats;
 pub use config::{CleanupPolicy, ConfigError, LogConfig};
 pub use epoch_cache::{EpochEntry, LeaderEpochCache, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
+pub use producer_state::{
+    AppendOrigin, BatchMetadata, NUM_BATCHES_TO_RETAIN, ProducerAppendInfo, ProducerStateEntry,
+    ProducerStateManager,
+};
 pub use record::{Header, RECORD_BATCH_OVERHEAD, Record, RecordBatch, SimpleRecord};
 pub use retention::DELETE_RECORDS_HIGH_WATERMARK;
 pub use segment::LogSegment;

@@ -42,6 +42,17 @@ pub const NO_PRODUCER_EPOCH: i16 = -1;
 /// Kafka's `RecordBatch.NO_SEQUENCE`.
 pub const NO_SEQUENCE: i32 = -1;
 
+/// Kafka's `DefaultRecordBatch.incrementSequence`: producer sequence numbers are
+/// non-negative `int32`s that wrap from `i32::MAX` to 0, so a batch may start near the top and
+/// end near 0.
+pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    if sequence > i32::MAX - increment {
+        increment - (i32::MAX - sequence) - 1
+    } else {
+        sequence + increment
+    }
+}
+
 /// A record header (`org.apache.kafka.common.header.Header`). Kafka's header values are bytes;
 /// ours are text so that a learner can read them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +168,18 @@ impl RecordBatch {
         self.producer_id > NO_PRODUCER_ID
     }
 
+    /// Kafka's `lastSequence`: the sequence of the batch's last offset, counted from the
+    /// offsets rather than the records so that it survives compaction; `NO_SEQUENCE` for a
+    /// batch without one.
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence == NO_SEQUENCE {
+            return NO_SEQUENCE;
+        }
+        // The v2 format stores the offset delta as an int32, so it always fits.
+        let offset_delta = i32::try_from(self.last_offset - self.base_offset).unwrap_or(i32::MAX);
+        increment_sequence(self.base_sequence, offset_delta)
+    }
+
     /// Number of records still in the batch (compaction may have removed some).
     pub fn record_count(&self) -> usize {
         self.records.len()
@@ -230,6 +253,19 @@ mod tests {
         let batch = batch_of(vec![a, b]);
         assert_eq!(batch.size_bytes(), 61 + (7 + 2) + (7 + 4));
         assert_eq!(batch_of(Vec::new()).size_bytes(), 61);
+    }
+
+    #[test]
+    fn sequences_wrap_from_int_max_to_zero() {
+        assert_eq!(increment_sequence(5, 3), 8);
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+        assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
+        let mut batch = batch_of(Vec::new());
+        batch.base_sequence = i32::MAX - 1;
+        batch.last_offset = 2; // three offsets: MAX-1, MAX, 0
+        assert_eq!(batch.last_sequence(), 0);
+        batch.base_sequence = NO_SEQUENCE;
+        assert_eq!(batch.last_sequence(), NO_SEQUENCE);
     }
 
     #[test]

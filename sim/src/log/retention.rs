@@ -106,6 +106,10 @@ impl UnifiedLog {
         if count == self.segments.len() {
             self.roll(self.log_end_offset, now_ms);
         }
+        // Since KIP-360 (KAFKA-7190) Kafka keeps a producer's state after retention deletes
+        // its batches; the producer state records what the deleted batches said.
+        self.producer_state
+            .on_segments_deleted(self.segments[..count].iter().flat_map(|s| s.batches()));
         self.segments.drain(..count);
         let first_base_offset = self.segments[0].base_offset();
         self.maybe_increment_log_start_offset(first_base_offset);
@@ -140,7 +144,7 @@ impl UnifiedLog {
 mod tests {
     use super::*;
     use crate::log::config::{CleanupPolicy, LogConfig};
-    use crate::log::testing::{append, commit_all, keyed, log_with, offsets_of};
+    use crate::log::testing::{append, commit_all, keyed, log_with, offsets_of, produce};
     use crate::log::unified_log::ProducerInfo;
 
     /// One 100-byte batch per segment: 61 + 7 + key "k" + 31-byte value.
@@ -375,5 +379,32 @@ mod tests {
         );
         assert_eq!(log.log_start_offset(), 3);
         assert_eq!(epochs_of(&log), [(2, 3), (3, 4)]);
+    }
+
+    #[test]
+    fn retention_keeps_the_entries_of_producers_it_deleted() {
+        let mut log = log_with(LogConfig {
+            segment_bytes: 70, // one single-record batch per segment
+            ..LogConfig::default()
+        });
+        for seq in 0..2 {
+            assert!(produce(&mut log, 1, 0, seq, 1).is_ok());
+        }
+        for key in ["a", "b", "c"] {
+            append(&mut log, key, Some("v"), 0);
+        }
+        commit_all(&mut log);
+        assert_eq!(log.delete_records_before(3), Ok(3));
+        assert_eq!(bases(&log), [3, 4], "producer 1's segments are gone");
+        let before = log.producer_state().clone();
+        assert_eq!(log.delete_old_segments(0), 0);
+        assert_eq!(log.producer_state(), &before);
+        // Kafka keeps the state through its snapshots: a retry is still a duplicate, and a
+        // truncation (which reloads the state from the log) does not forget it either.
+        log.truncate_to(4);
+        let retry = produce(&mut log, 1, 0, 1, 1).expect("duplicate");
+        assert_eq!((retry.first_offset, retry.duplicate), (1, true));
+        let next = produce(&mut log, 1, 0, 2, 1).expect("next in sequence");
+        assert_eq!((next.first_offset, next.duplicate), (4, false));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::config::LogConfig;
 use super::record::SimpleRecord;
-use super::unified_log::{LogAppendInfo, ProducerInfo, UnifiedLog};
+use super::unified_log::{LogAppendInfo, LogError, ProducerInfo, UnifiedLog};
 
 /// An empty log created at time 0.
 pub(super) fn log_with(config: LogConfig) -> UnifiedLog {
@@ -38,6 +38,27 @@ pub(super) fn append_batch(
         .collect();
     log.append_as_leader(records, 0, ProducerInfo::NONE, timestamp_ms)
         .expect("test append must succeed")
+}
+
+/// An idempotent producer's batch of `count` records (keys "k0", "k1", ...) as leader in
+/// leader epoch 0, with producer id `producer_id`, epoch `producer_epoch` and base sequence
+/// `base_sequence`.
+pub(super) fn produce(
+    log: &mut UnifiedLog,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+    count: usize,
+) -> Result<LogAppendInfo, LogError> {
+    let records = (0..count)
+        .map(|i| keyed(0, &format!("k{i}"), Some("v")))
+        .collect();
+    let producer = ProducerInfo {
+        producer_id,
+        producer_epoch,
+        base_sequence,
+    };
+    log.append_as_leader(records, 0, producer, 0)
 }
 
 /// Moves HW to LEO, as if every follower had caught up.

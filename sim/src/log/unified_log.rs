@@ -13,11 +13,14 @@
 //! record where each epoch starts, truncation cuts it from the end and a rising log start
 //! offset trims it from the start, as Kafka's `UnifiedLog` does.
 //!
-//! Not modelled here (another module): idempotent producer state. Each batch still records
-//! its producer id so that can be built on top.
+//! It also owns its idempotent producer state (`producer_state.rs`, Kafka's
+//! `ProducerStateManager`) and keeps it in step the same way: leader and follower appends
+//! record each producer's batches, truncation and power loss reload the state from the
+//! batches left in the log, a full restart forgets it, and retention leaves it alone.
 
 use super::config::LogConfig;
 use super::epoch_cache::LeaderEpochCache;
+use super::producer_state::ProducerStateManager;
 use super::record::{Record, RecordBatch};
 use super::segment::LogSegment;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -32,6 +35,9 @@ pub struct LogAppendInfo {
     // Simplification: Kafka reports -1 here unless message.timestamp.type=LogAppendTime; we
     // always report the broker's clock so traces can show when the append happened.
     pub log_append_time_ms: i64,
+    /// The batch repeats one this producer already wrote (an idempotent retry): nothing was
+    /// written and the offsets are the original batch's.
+    pub duplicate: bool,
 }
 
 /// The producer identity stamped on a leader-appended batch.
@@ -65,6 +71,11 @@ pub enum LogError {
     RecordTooLarge,
     /// `INVALID_RECORD`, e.g. a keyless record on a compacted topic.
     InvalidRecord(String),
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`: an idempotent producer's batch does not continue its
+    /// sequence (a gap, a partial overlap, or a retry older than the retained batches).
+    OutOfOrderSequence(String),
+    /// `INVALID_PRODUCER_EPOCH`: the producer's epoch is older than one already seen here.
+    InvalidProducerEpoch(String),
 }
 
 impl LogError {
@@ -74,6 +85,8 @@ impl LogError {
             Self::OffsetOutOfRange { .. } => "OFFSET_OUT_OF_RANGE",
             Self::RecordTooLarge => "RECORD_TOO_LARGE",
             Self::InvalidRecord(_) => "INVALID_RECORD",
+            Self::OutOfOrderSequence(_) => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            Self::InvalidProducerEpoch(_) => "INVALID_PRODUCER_EPOCH",
         }
     }
 }
@@ -94,6 +107,8 @@ impl fmt::Display for LogError {
                 f.write_str("RECORD_TOO_LARGE: the batch is larger than max.message.bytes")
             }
             Self::InvalidRecord(why) => write!(f, "INVALID_RECORD: {why}"),
+            Self::OutOfOrderSequence(why) => write!(f, "OUT_OF_ORDER_SEQUENCE_NUMBER: {why}"),
+            Self::InvalidProducerEpoch(why) => write!(f, "INVALID_PRODUCER_EPOCH: {why}"),
         }
     }
 }
@@ -117,6 +132,10 @@ pub struct UnifiedLog {
     pub(super) cleaner_checkpoint: i64,
     /// Where each leader epoch starts in this log (Kafka's `leaderEpochCache`).
     pub(super) leader_epoch_cache: LeaderEpochCache,
+    /// Each idempotent producer's epoch and last batches here (Kafka's
+    /// `producerStateManager`). Older snapshots without it load with no producers.
+    #[serde(default)]
+    pub(super) producer_state: ProducerStateManager,
 }
 
 /// A snapshot is input too: refuse one without an active segment rather than panic later.
@@ -142,6 +161,7 @@ impl UnifiedLog {
             last_flush_ms: now_ms,
             cleaner_checkpoint: 0,
             leader_epoch_cache: LeaderEpochCache::new(),
+            producer_state: ProducerStateManager::new(),
         }
     }
 
@@ -249,6 +269,11 @@ impl UnifiedLog {
     /// Kafka's `leaderEpochCache`: where each leader epoch starts in this log.
     pub fn leader_epoch_cache(&self) -> &LeaderEpochCache {
         &self.leader_epoch_cache
+    }
+
+    /// Kafka's `producerStateManager`: what this replica knows of each idempotent producer.
+    pub fn producer_state(&self) -> &ProducerStateManager {
+        &self.producer_state
     }
 
     /// Kafka's `latestEpoch`: the newest leader epoch this log has a start offset for.
@@ -382,8 +407,9 @@ impl UnifiedLog {
     /// Drops everything at or above `offset` (a follower cutting a divergent tail, or a
     /// restart cutting to its HW). HW, the recovery point and the cleaner checkpoint clamp
     /// down; like Kafka, the log start offset does too if `offset` is below it. The
-    /// leader-epoch cache loses the epochs starting at or above `offset`. When
-    /// `offset >= LEO` no record goes, but epochs starting at the LEO are still dropped.
+    /// leader-epoch cache loses the epochs starting at or above `offset`, and the producer
+    /// state is reloaded from the batches that remain. When `offset >= LEO` no record goes,
+    /// but epochs starting at the LEO are still dropped.
     pub fn truncate_to(&mut self, offset: i64) {
         // Kafka refuses a negative target; offset 0 is the nearest meaningful one.
         let offset = offset.max(0);
@@ -410,12 +436,15 @@ impl UnifiedLog {
         self.high_watermark = self.high_watermark.min(offset);
         self.recovery_point = self.recovery_point.min(offset);
         self.leader_epoch_cache.truncate_from_end(offset);
+        self.producer_state
+            .truncate_and_reload(self.segments.iter().flat_map(|s| s.batches()));
         self.check_invariants();
     }
 
     /// Deletes the whole log and restarts it, empty, at `offset` (a follower that fell below
     /// the leader's log start offset). HW, LEO, log start and recovery point all become
-    /// `offset`, and the leader-epoch cache is cleared.
+    /// `offset`; the leader-epoch cache and the producer state are cleared (Kafka deletes
+    /// the producer snapshots too).
     pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: i64) {
         self.cleaner_checkpoint = self.cleaner_checkpoint.min(offset);
         self.reset_at(offset, now_ms);
@@ -428,6 +457,7 @@ impl UnifiedLog {
         self.high_watermark = offset;
         self.recovery_point = offset;
         self.leader_epoch_cache.clear();
+        self.producer_state.truncate_fully();
         self.check_invariants();
     }
 }
@@ -483,7 +513,7 @@ impl UnifiedLog {
 mod tests {
     use super::*;
     use crate::log::epoch_cache::UNDEFINED_EPOCH;
-    use crate::log::testing::{append, append_batch, keyed, log_with, offsets_of};
+    use crate::log::testing::{append, append_batch, keyed, log_with, offsets_of, produce};
 
     #[test]
     fn truncating_at_the_end_still_drops_an_epoch_with_no_records() {
@@ -766,5 +796,76 @@ mod tests {
         log.truncate_to(10);
         assert_eq!(log.log_end_offset(), 10);
         assert!(log.leader_epoch_cache().is_empty());
+    }
+
+    /// Producer `pid`'s retained batches as (first seq, last seq, first offset).
+    fn window_of(log: &UnifiedLog, pid: i64) -> Vec<(i32, i32, i64)> {
+        log.producer_state()
+            .last_entry(pid)
+            .map(|e| {
+                e.batches()
+                    .iter()
+                    .map(|b| (b.first_seq, b.last_seq, b.first_offset))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn truncation_rebuilds_the_producer_window_from_the_log() {
+        let mut log = log_with(LogConfig::default());
+        for seq in 0..7 {
+            assert!(produce(&mut log, 1, 0, seq, 1).is_ok());
+        }
+        assert_eq!(window_of(&log, 1)[0], (2, 2, 2), "seq 0 and 1 were evicted");
+        log.truncate_to(5);
+        assert_eq!(
+            window_of(&log, 1),
+            [(0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 3, 3), (4, 4, 4)],
+            "the batches at 5 and 6 are gone; 0 and 1 come back from the log"
+        );
+        let retry = produce(&mut log, 1, 0, 0, 1).expect("duplicate");
+        assert!(retry.duplicate, "seq 0 is a duplicate again");
+        let resend = produce(&mut log, 1, 0, 5, 1).expect("next in sequence");
+        assert_eq!((resend.first_offset, resend.duplicate), (5, false));
+        let skipped = produce(&mut log, 1, 0, 7, 1);
+        assert!(matches!(skipped, Err(LogError::OutOfOrderSequence(_))));
+    }
+
+    #[test]
+    fn truncation_restores_the_epoch_the_remaining_log_ends_in() {
+        let mut log = log_with(LogConfig::default());
+        assert!(produce(&mut log, 1, 0, 0, 2).is_ok());
+        assert!(produce(&mut log, 1, 1, 0, 1).is_ok());
+        assert!(produce(&mut log, 2, 0, 0, 1).is_ok());
+        log.truncate_to(2);
+        let entry = log.producer_state().last_entry(1).expect("known");
+        assert_eq!((entry.producer_epoch(), entry.last_seq()), (0, 1));
+        assert!(
+            log.producer_state().last_entry(2).is_none(),
+            "producer 2 wrote only above the truncation point"
+        );
+    }
+
+    #[test]
+    fn power_loss_reloads_the_producer_state_from_what_was_flushed() {
+        let mut log = log_with(LogConfig::default());
+        assert!(produce(&mut log, 1, 0, 0, 1).is_ok());
+        log.flush(0);
+        assert!(produce(&mut log, 1, 0, 1, 1).is_ok());
+        assert_eq!(log.lose_unflushed(), 1);
+        assert_eq!(window_of(&log, 1), [(0, 0, 0)]);
+        let retry = produce(&mut log, 1, 0, 1, 1).expect("no longer a duplicate");
+        assert_eq!((retry.first_offset, retry.duplicate), (1, false));
+    }
+
+    #[test]
+    fn restarting_the_log_forgets_every_producer() {
+        let mut log = log_with(LogConfig::default());
+        assert!(produce(&mut log, 1, 0, 0, 1).is_ok());
+        log.truncate_fully_and_start_at(50, 0);
+        assert!(log.producer_state().is_empty());
+        let any = produce(&mut log, 1, 0, 8, 1).expect("unknown producers may start anywhere");
+        assert_eq!(any.first_offset, 50);
     }
 }
