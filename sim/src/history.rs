@@ -52,6 +52,8 @@ pub struct History {
     /// Leader changes the controller made to a live broker (not counting partitions going
     /// offline).
     pub leader_elections: u64,
+    /// Producer batches sent again, by the error that made them retry.
+    pub retries: BTreeMap<Errors, u64>,
 }
 
 impl History {
@@ -101,6 +103,7 @@ impl History {
             }
             Note::SendUnknown { value, .. } => self.resolve(value, Outcome::Unknown),
             Note::LeaderElected { leader, .. } if *leader >= 0 => self.leader_elections += 1,
+            Note::BatchRetried { error, .. } => *self.retries.entry(*error).or_default() += 1,
             Note::Polled { records, .. } => {
                 for (_, value) in records {
                     self.consumed += 1;

@@ -112,7 +112,9 @@ fn trace_file_is_json_lines_with_a_header() {
         .iter()
         .flat_map(|e| e["notes"].as_array().cloned().unwrap_or_default())
         .filter_map(|n| n.get("appended").cloned())
-        .map(|a| a["last_offset"].as_i64().unwrap_or(0) - a["base_offset"].as_i64().unwrap_or(0) + 1)
+        .map(|a| {
+            a["last_offset"].as_i64().unwrap_or(0) - a["base_offset"].as_i64().unwrap_or(0) + 1
+        })
         .sum();
     assert_eq!(appended, 30);
     let _ = std::fs::remove_file(path);

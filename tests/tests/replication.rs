@@ -177,20 +177,27 @@ fn min_isr_rejects_writes_instead_of_losing_them() {
         let sim = run(&s, seed);
         let sum = sim.summary();
         assert_eq!(sum.lost_write, 0, "seed {seed}: {sum:?}");
-        let rejected = sim
-            .history()
+        // The producer retries NOT_ENOUGH_REPLICAS until delivery.timeout.ms, then the send
+        // fails with a timeout: refused, not lost.
+        let history = sim.history();
+        assert!(
+            history.retries.get(&Errors::NotEnoughReplicas) > Some(&0),
+            "seed {seed}: NOT_ENOUGH_REPLICAS retries expected: {:?}",
+            history.retries
+        );
+        let timed_out = history
             .sends
             .values()
             .filter(|r| {
                 r.outcome
                     == Outcome::Failed {
-                        error: Errors::NotEnoughReplicas,
+                        error: Errors::RequestTimedOut,
                     }
             })
             .count();
         assert!(
-            rejected > 0,
-            "seed {seed}: NOT_ENOUGH_REPLICAS expected: {sum:?}"
+            timed_out > 0,
+            "seed {seed}: delivery timeouts expected: {sum:?}"
         );
         assert_eq!(sorted(isr(&sim, "orders", 0)), [1, 2, 3], "seed {seed}");
         assert_consistent(&sim, "min-isr-rejects-writes");

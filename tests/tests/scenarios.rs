@@ -56,15 +56,16 @@ fn broker_faults_show_unknown_outcomes_and_power_loss_data_loss() {
             sum.duplicate_in_log, 0,
             "seed {seed}: no retries, so no duplicates"
         );
-        // While a crashed sole replica is fenced its partitions have no leader: the producer
-        // (retries=0) fails those sends with LEADER_NOT_AVAILABLE or NOT_LEADER_OR_FOLLOWER.
+        // While a crashed sole replica is fenced its partitions have no leader: the records
+        // wait for one and fail at delivery.timeout.ms (a timeout); a stale leader answers
+        // NOT_LEADER_OR_FOLLOWER, which retries=0 does not retry.
         let sim = run(&s, seed);
         for send in sim.history().sends.values() {
             if let kafkalab_sim::history::Outcome::Failed { error } = send.outcome {
                 assert!(
                     matches!(
                         error,
-                        kafkalab_sim::protocol::Errors::LeaderNotAvailable
+                        kafkalab_sim::protocol::Errors::RequestTimedOut
                             | kafkalab_sim::protocol::Errors::NotLeaderOrFollower
                     ),
                     "seed {seed}: unexpected {error}"

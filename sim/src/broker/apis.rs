@@ -103,8 +103,7 @@ impl Broker {
             .get_mut(&data.tp)
             .ok_or(Errors::NotLeaderOrFollower)?;
         let segments_before = log.segments().len();
-        let (producer_id, base_sequence) =
-            (data.producer.producer_id, data.producer.base_sequence);
+        let (producer_id, base_sequence) = (data.producer.producer_id, data.producer.base_sequence);
         let info = log
             .append_as_leader(data.records, epoch, data.producer, now_ms)
             .map_err(|e| match e {

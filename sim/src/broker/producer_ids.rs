@@ -9,7 +9,7 @@
 //! volatile: a restarted broker asks for a fresh one, and the unused ids are simply skipped,
 //! as in Kafka.
 
-use super::{Broker, BrokerOut, Outstanding, CONTROLLER_REQUEST_TIMEOUT_MS};
+use super::{Broker, BrokerOut, CONTROLLER_REQUEST_TIMEOUT_MS, Outstanding};
 use crate::kernel::NodeId;
 use crate::protocol::*;
 use serde::Serialize;

@@ -340,7 +340,10 @@ impl ProducerConfig {
             ),
             ("request.timeout.ms", self.request_timeout_ms.to_string()),
             ("retries", self.retries.to_string()),
-            ("retry.backoff.max.ms", self.retry_backoff_max_ms.to_string()),
+            (
+                "retry.backoff.max.ms",
+                self.retry_backoff_max_ms.to_string(),
+            ),
             ("retry.backoff.ms", self.retry_backoff_ms.to_string()),
         ];
         values

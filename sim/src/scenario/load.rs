@@ -700,9 +700,7 @@ fn producer_def(
     };
     let mut config = ProducerConfig::default();
     apply_configs(loc, span, &p.config, |k, v| config.set(k, v))?;
-    let config = config
-        .resolve()
-        .map_err(|e| loc.config_error(span, e))?;
+    let config = config.resolve().map_err(|e| loc.config_error(span, e))?;
     if let Some(bad) = p.partition.filter(|p| !(0..topic.partitions).contains(p)) {
         return Err(loc.error(
             loc.key_in(span, "partition"),

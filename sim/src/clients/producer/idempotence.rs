@@ -100,7 +100,10 @@ impl Idempotence {
             .map(|(id, b)| (*id, b))
     }
 
-    pub fn has_inflight_batches(batches: &BTreeMap<u64, ProducerBatch>, tp: &TopicPartition) -> bool {
+    pub fn has_inflight_batches(
+        batches: &BTreeMap<u64, ProducerBatch>,
+        tp: &TopicPartition,
+    ) -> bool {
         Self::sequenced(batches, tp).next().is_some()
     }
 
@@ -135,8 +138,7 @@ impl Idempotence {
         if first.sequence.is_none() {
             // A new batch with the new epoch and sequence 0 must not overtake batches still
             // in flight with the old one, nor go out while earlier sequences are unknown.
-            if Self::has_inflight_batches(batches, tp) && self.has_stale_producer_id_and_epoch(tp)
-            {
+            if Self::has_inflight_batches(batches, tp) && self.has_stale_producer_id_and_epoch(tp) {
                 return true;
             }
             if self.unresolved.contains_key(tp) {
@@ -153,7 +155,11 @@ impl Idempotence {
 
     /// First drain of a batch: it takes the partition's next sequence
     /// (`maybeUpdateProducerIdAndEpoch`, `setProducerState`, `incrementSequenceNumber`).
-    pub fn assign_sequence(&mut self, batches: &BTreeMap<u64, ProducerBatch>, tp: &TopicPartition) -> BatchSequence {
+    pub fn assign_sequence(
+        &mut self,
+        batches: &BTreeMap<u64, ProducerBatch>,
+        tp: &TopicPartition,
+    ) -> BatchSequence {
         if self.has_stale_producer_id_and_epoch(tp) && !Self::has_inflight_batches(batches, tp) {
             // Everything of the old epoch is resolved: start over at 0 with the new one.
             self.partitions.remove(tp);
@@ -216,7 +222,8 @@ impl Idempotence {
             }
             Errors::OutOfOrderSequenceNumber => {
                 let unresolved = self.unresolved.get(tp).copied();
-                if unresolved.is_none() && (batch.sequence_reset || !self.is_next_sequence(tp, base))
+                if unresolved.is_none()
+                    && (batch.sequence_reset || !self.is_next_sequence(tp, base))
                 {
                     // Not the next batch in line: an earlier one is still being retried.
                     return true;

@@ -56,7 +56,9 @@ impl Producer {
             next_check = Some(next_check.map_or(at, |n| n.min(at)));
         }
         match next_check {
-            Some(at) => out.set_timer_at(Timer::SenderWakeup, SimTime::from_millis(at.max(0) as u64)),
+            Some(at) => {
+                out.set_timer_at(Timer::SenderWakeup, SimTime::from_millis(at.max(0) as u64))
+            }
             None => out.cancel_timer(Timer::SenderWakeup),
         }
     }
@@ -109,7 +111,11 @@ impl Producer {
         out.set_timer_ms(Timer::RequestTimeout(id), self.config.request_timeout_ms);
     }
 
-    pub(super) fn handle_init_producer_id(&mut self, resp: InitProducerIdResponse, out: ProducerOut) {
+    pub(super) fn handle_init_producer_id(
+        &mut self,
+        resp: InitProducerIdResponse,
+        out: ProducerOut,
+    ) {
         let backoff = self.config.retry_backoff_ms;
         let Some(idem) = self.idempotence.as_mut() else {
             return;
@@ -213,7 +219,9 @@ impl Producer {
         if batch.attempts == 0 || now_ms >= batch.retry_at_ms {
             return false;
         }
-        let epoch = self.metadata.leader_epoch(&batch.tp.topic, batch.tp.partition);
+        let epoch = self
+            .metadata
+            .leader_epoch(&batch.tp.topic, batch.tp.partition);
         !matches!((epoch, batch.sent_leader_epoch), (Some(now), Some(then)) if now > then)
     }
 
@@ -245,7 +253,12 @@ impl Producer {
         let mut size = 0;
         for i in 0..led.len() {
             let tp = &led[(start + i) % led.len()];
-            if guarantee_order && self.accumulator.batches().any(|(_, b)| b.tp == *tp && b.in_flight) {
+            if guarantee_order
+                && self
+                    .accumulator
+                    .batches()
+                    .any(|(_, b)| b.tp == *tp && b.in_flight)
+            {
                 continue;
             }
             let Some((_, first)) = self.accumulator.first(tp) else {
