@@ -180,3 +180,47 @@ node = "broker-2"
         }
     }
 }
+
+/// A timeline may name a partition that an earlier `add-partitions` creates: the loader and
+/// the run agree on the counts as of each entry.
+#[test]
+fn later_timeline_entries_may_name_the_new_partitions() {
+    let text = r#"
+duration = "10s"
+[[topics]]
+name = "t"
+partitions = 1
+[[producers]]
+name = "p"
+topic = "t"
+records = 40
+rate = 10
+key_count = 4
+[producers.config]
+"metadata.max.age.ms" = 1000
+[[timeline]]
+at = "1s"
+action = "add-partitions"
+topic = "t"
+partitions = 4
+[[timeline]]
+at = "2s"
+action = "add-consumer"
+name = "c"
+topic = "t"
+partitions = [3]
+config = { "auto.offset.reset" = "earliest" }
+"#;
+    let s = Arc::new(parse_scenario(text, "later.toml").expect("valid"));
+    let mut sim = Simulation::new(s, 1);
+    sim.run_to_end();
+    let in_p3 = sim
+        .final_logs()
+        .into_iter()
+        .find(|(tp, _)| tp.partition == 3)
+        .map(|(_, log)| log.records().count())
+        .expect("t-3 exists");
+    assert!(in_p3 > 0, "key-3 maps to t-3");
+    let sum = sim.summary();
+    assert_eq!(sum.consumed as usize, in_p3, "c read all of t-3: {sum:?}");
+}
