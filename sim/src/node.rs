@@ -69,6 +69,9 @@ pub enum Input {
     Produce { count: u64 },
     /// Consumer: move the position of a partition (`KafkaConsumer.seek`).
     Seek { tp: TopicPartition, offset: i64 },
+    /// Controller: grow `topic` to `count` partitions in total — the CreatePartitions request
+    /// that `kafka-topics.sh --alter --topic T --partitions N` sends.
+    CreatePartitions { topic: Arc<str>, count: i32 },
 }
 
 /// Semantic trace notes.
@@ -244,6 +247,22 @@ pub enum Note {
     // --- any client ---
     MetadataUpdated {
         topics: usize,
+    },
+    // --- controller: operator requests ---
+    // (New notes go at the end: the trace hash encodes a variant by its index.)
+    /// CreatePartitions succeeded: `topic` grew from `previous_count` to `count` partitions
+    /// (their `PartitionRecord`s are in the metadata log; brokers and clients learn later).
+    PartitionsCreated {
+        topic: Arc<str>,
+        previous_count: i32,
+        count: i32,
+    },
+    /// CreatePartitions was refused (`INVALID_PARTITIONS`, `UNKNOWN_TOPIC_OR_PARTITION`, ...).
+    CreatePartitionsFailed {
+        topic: Arc<str>,
+        count: i32,
+        error: Errors,
+        message: String,
     },
 }
 

@@ -18,8 +18,8 @@ use crate::protocol::{
     LeaderRecoveryState, MetadataRecord, NO_LEADER, PartitionRecord, TopicPartition,
 };
 use crate::scenario::{
-    Action, CONTROLLER_NAME, ConsumerDef, ProducerDef, Scenario, ScenarioError,
-    consumer_def_checked, producer_def_checked,
+    Action, CONTROLLER_NAME, ConsumerDef, ProducerDef, Scenario, ScenarioError, TopicDef,
+    check_partition_increase, consumer_def_checked, producer_def_checked,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -53,6 +53,8 @@ pub struct Simulation {
     broker_nodes: Vec<NodeId>,
     history: History,
     commands: Vec<StampedAction>,
+    /// The largest partition count each scheduled `add-partitions` asked for, by topic.
+    planned_partitions: BTreeMap<Arc<str>, i32>,
 }
 
 impl Simulation {
@@ -112,6 +114,7 @@ impl Simulation {
             broker_nodes,
             history: History::default(),
             commands: Vec::new(),
+            planned_partitions: BTreeMap::new(),
         };
         for p in &scenario.producers {
             let node = sim.producer_node(p);
@@ -323,16 +326,65 @@ impl Simulation {
                 }
             }
             Action::AddConsumer(spec) => {
-                let def = consumer_def_checked(spec, &self.scenario.topics).map_err(describe)?;
+                let topics = self.planned_topics();
+                let def = consumer_def_checked(spec, &topics).map_err(describe)?;
                 self.check_free(&def.name)?;
                 Command::AddNode {
                     name: def.name.clone(),
                     node: Box::new(self.consumer_node(&def)),
                 }
             }
+            Action::AddPartitions { topic, partitions } => {
+                return self.add_partitions(at, topic, *partitions);
+            }
         };
         self.world.schedule(at, command);
         Ok(())
+    }
+
+    /// CreatePartitions, sent to the controller as an operator's input. Refused here if it
+    /// can already be seen to fail: an unknown topic, or no growth over the count the
+    /// controller has now (counts never shrink). Otherwise the controller decides when it
+    /// applies; a controller that is down then ignores it (see `Controller::on_input`).
+    fn add_partitions(&mut self, at: At, topic: &str, count: i32) -> Result<(), ActionError> {
+        let Some(def) = self.scenario.topic(topic) else {
+            let known: Vec<&str> = self.scenario.topics.iter().map(|t| &*t.name).collect();
+            return Err(ActionError(format!(
+                "`topic`: unknown topic `{topic}`; defined topics: {}",
+                known.join(", ")
+            )));
+        };
+        let name = def.name.clone();
+        let current = self
+            .metadata()
+            .topics
+            .get(&name)
+            .map_or(def.partitions, |parts| parts.len() as i32);
+        check_partition_increase(topic, current, count)
+            .map_err(|m| ActionError(format!("`partitions`: {m}")))?;
+        let planned = self.planned_partitions.entry(name.clone()).or_insert(count);
+        *planned = (*planned).max(count);
+        self.world.schedule(
+            at,
+            Command::Input(
+                self.controller,
+                Input::CreatePartitions { topic: name, count },
+            ),
+        );
+        Ok(())
+    }
+
+    /// The scenario's topics with the most partitions any scheduled `add-partitions` gives
+    /// them, for checking clients that name partitions (they wait for partitions that do not
+    /// exist yet, as an assigned Kafka consumer does).
+    fn planned_topics(&self) -> Vec<TopicDef> {
+        let mut topics = self.scenario.topics.clone();
+        for t in &mut topics {
+            if let Some(count) = self.planned_partitions.get(&t.name) {
+                t.partitions = t.partitions.max(*count);
+            }
+        }
+        topics
     }
 
     fn client(&self, name: &str, role: &str) -> Result<NodeId, ActionError> {

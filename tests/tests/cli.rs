@@ -398,3 +398,41 @@ fn run_config_flag_rejects_unknown_keys_and_values() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("KEY=VALUE"), "{err}");
 }
+
+/// `key-partitioning` grows `user-events` from 3 to 6 partitions at 12s: `describe` shows
+/// the partitions that exist at the time asked for, the new ones with leaders.
+#[test]
+fn describe_topics_shows_partitions_added_at_run_time() {
+    let (code, out, err) = cli(&["describe", "topics", "key-partitioning", "--at", "10s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Topic: user-events\tPartitionCount: 3\tReplicationFactor: 2\t"),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 4, "{out}");
+
+    let (code, out, err) = cli(&["describe", "topics", "key-partitioning", "--at", "30s"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Topic: user-events\tPartitionCount: 6\tReplicationFactor: 2\tConfigs: "
+    );
+    assert_eq!(lines.len(), 7, "{out}");
+    for (i, line) in lines[1..].iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("\tTopic: user-events\tPartition: {i}\tLeader: ")),
+            "{line}"
+        );
+        assert!(!line.contains("Leader: none"), "{line}");
+        // Each partition has two replicas, all in the ISR.
+        let field = |name: &str| {
+            line.split('\t')
+                .find_map(|f| f.strip_prefix(name))
+                .map(str::to_string)
+        };
+        let replicas = field("Replicas: ").expect("replicas");
+        assert_eq!(replicas.split(',').count(), 2, "{line}");
+        assert_eq!(field("Isr: "), Some(replicas), "{line}");
+    }
+}

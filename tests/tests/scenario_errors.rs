@@ -130,3 +130,80 @@ fn the_cli_exits_2_with_the_located_error_and_no_panic() {
     let (code, _, _) = cli(&["run", "quickstart", "--until", "5 parsecs"]);
     assert_eq!(code, 2);
 }
+
+/// `GOOD` with one timeline entry at 1s (lines 10-11 are `[[timeline]]` and `at`).
+fn with_entry(body: &str) -> String {
+    format!("{GOOD}[[timeline]]\nat = \"1s\"\n{body}")
+}
+
+#[test]
+fn malformed_add_partitions_names_the_file_line_and_key() {
+    // The count must grow: `t` has 2 partitions.
+    let e = error(&with_entry(
+        "action = \"add-partitions\"\ntopic = \"t\"\npartitions = 2\n",
+    ));
+    assert_eq!((e.file.as_str(), e.line), ("bad.toml", 14));
+    assert_eq!(e.key.as_deref(), Some("partitions"));
+    assert!(e.message.contains("can only grow"), "{e}");
+    assert!(e.message.contains("between 3 and 1000"), "{e}");
+    assert!(e.to_string().starts_with("bad.toml:14:1: "), "{e}");
+
+    let e = error(&with_entry(
+        "action = \"add-partitions\"\ntopic = \"orders\"\npartitions = 4\n",
+    ));
+    assert_eq!((e.line, e.key.as_deref()), (13, Some("topic")));
+    assert!(
+        e.message
+            .contains("unknown topic `orders`; defined topics: t"),
+        "{e}"
+    );
+
+    let e = error(&with_entry("action = \"add-partitions\"\ntopic = \"t\"\n"));
+    assert_eq!((e.line, e.key.as_deref()), (12, Some("partitions")));
+    assert!(e.message.contains("missing field `partitions`"), "{e}");
+
+    let e = error(&with_entry(
+        "action = \"add-partitions\"\ntopic = \"t\"\npartition = 4\n",
+    ));
+    assert_eq!((e.line, e.key.as_deref()), (14, Some("partition")));
+    assert!(
+        e.message.contains("`partitions`"),
+        "lists the valid keys: {e}"
+    );
+
+    let e = error(&with_entry(
+        "action = \"add-partitions\"\ntopic = \"t\"\npartitions = \"six\"\n",
+    ));
+    assert_eq!((e.line, e.key.as_deref()), (14, Some("partitions")));
+    assert!(e.message.contains("invalid type: string \"six\""), "{e}");
+
+    let e = error(&with_entry(
+        "action = \"add-partitions\"\ntopic = \"t\"\npartitions = 2000\n",
+    ));
+    assert_eq!((e.line, e.key.as_deref()), (14, Some("partitions")));
+    assert!(e.message.contains("at most 1000"), "{e}");
+}
+
+#[test]
+fn add_partitions_counts_follow_the_timeline() {
+    let grow = |at: &str, n: i32| {
+        format!(
+            "[[timeline]]\nat = \"{at}\"\naction = \"add-partitions\"\ntopic = \"t\"\npartitions = {n}\n"
+        )
+    };
+    let seek = "[[timeline]]\nat = \"3s\"\naction = \"seek\"\nconsumer = \"c\"\ntopic = \"t\"\n\
+                partition = 3\noffset = 0\n";
+    let consumer = "[[consumers]]\nname = \"c\"\ntopic = \"t\"\n";
+    // Entries apply in time order, whatever their order in the file.
+    let text = format!("{GOOD}{consumer}{}{}{seek}", grow("2s", 5), grow("1s", 4));
+    let s = parse_scenario(&text, "ok.toml").expect("4 then 5, then a seek to partition 3");
+    assert_eq!(s.timeline.len(), 3);
+    // Growing to 4 and then to 4 again is refused at the second entry.
+    let text = format!("{GOOD}{consumer}{}{}", grow("1s", 4), grow("2s", 4));
+    let e = error(&text);
+    assert_eq!(e.key.as_deref(), Some("partitions"));
+    assert!(e.message.contains("`t` has 4 partitions"), "{e}");
+    // A seek to partition 3 before the topic grows names a partition that does not exist.
+    let text = format!("{GOOD}{consumer}{seek}{}", grow("4s", 4));
+    assert_eq!(error(&text).key.as_deref(), Some("partition"));
+}

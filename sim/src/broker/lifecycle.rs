@@ -5,6 +5,7 @@
 use super::config::FollowerTruncation;
 use super::partition::{IsrProposal, LeaderPartition};
 use super::{Broker, BrokerOut, CONTROLLER_REQUEST_TIMEOUT_MS, FollowerPartition, Outstanding};
+use crate::log::UnifiedLog;
 use crate::node::{Note, Timer};
 use crate::protocol::*;
 use std::collections::BTreeSet;
@@ -174,24 +175,42 @@ impl Broker {
     }
 
     /// Caught up with the metadata log: take up every partition role it names, and ask to
-    /// be unfenced.
+    /// be unfenced. That includes partitions created while this broker was down.
     pub(super) fn become_ready(&mut self, out: BrokerOut) {
         self.ready = true;
-        let tps: Vec<TopicPartition> = self.logs.keys().cloned().collect();
+        let me = self.config.node_id;
+        let mut tps: BTreeSet<TopicPartition> = self.logs.keys().cloned().collect();
+        tps.extend(
+            self.image
+                .all_partitions()
+                .filter(|p| p.replicas.contains(&me))
+                .map(|p| p.tp.clone()),
+        );
         for tp in tps {
             self.apply_partition(&tp, out);
         }
         self.send_heartbeat(out);
     }
 
-    /// `ReplicaManager.applyDelta` for one partition.
+    /// `ReplicaManager.applyDelta` for one partition. A replica this broker has no log for
+    /// yet — a partition added to a topic (CreatePartitions) — gets an empty one first, as
+    /// Kafka's `getOrCreatePartition` / `createLogIfNotExists` do.
     pub(super) fn apply_partition(&mut self, tp: &TopicPartition, out: BrokerOut) {
         let me = self.config.node_id;
         let Some(record) = self.image.partition(tp).cloned() else {
             return;
         };
-        if !record.replicas.contains(&me) || !self.logs.contains_key(tp) {
+        if !record.replicas.contains(&me) {
             return;
+        }
+        if !self.logs.contains_key(tp) {
+            let config = self
+                .topic_configs
+                .get(&tp.topic)
+                .cloned()
+                .unwrap_or_default();
+            self.logs
+                .insert(tp.clone(), UnifiedLog::new(config, out.now_ms()));
         }
         if record.leader == me {
             match self.leaders.get_mut(tp) {

@@ -6,7 +6,9 @@
 //! fenced when `broker.session.timeout.ms` passes without one — which removes them from ISRs
 //! and moves their leaderships (`handleBrokerFenced`). Leaders ask for ISR changes with
 //! AlterPartition, checked against the partition epoch. Periodic tasks run preferred-leader
-//! elections (`auto.leader.rebalance.enable`) and retry unclean elections.
+//! elections (`auto.leader.rebalance.enable`) and retry unclean elections. An operator can grow
+//! a topic (CreatePartitions, what `kafka-topics.sh --alter --partitions N` sends): the new
+//! partitions are placed like a new topic's and written as `PartitionRecord`s.
 //!
 //! Brokers learn about all of it only by fetching the log (`MetadataFetch`), so a broker cut
 //! off from the controller keeps its old view — the window in which a deposed leader still
@@ -24,7 +26,7 @@ pub use election::{Election, ElectionResult, PartitionChange, build_change, elec
 
 use crate::kernel::{CrashKind, NodeId, Out};
 use crate::log::LogConfig;
-use crate::metadata::MetadataImage;
+use crate::metadata::{MetadataImage, assign_replicas};
 use crate::node::{Input, KafkaNode, Note, Timer};
 use crate::protocol::*;
 use serde::Serialize;
@@ -202,7 +204,32 @@ impl Controller {
         }
     }
 
-    pub(crate) fn on_input(&mut self, _input: Input, _out: ControllerOut<'_, '_>) {}
+    /// Operator requests. Simplification: `kafka-topics.sh` talks to a broker, which forwards
+    /// the request to the active controller (KIP-590); here the request is an input straight
+    /// to the controller. One that arrives while the controller is down is lost — the tool
+    /// would time out and nothing changes — and a paused controller handles it on resume.
+    pub(crate) fn on_input(&mut self, input: Input, out: ControllerOut<'_, '_>) {
+        let before = self.end_offset();
+        if let Input::CreatePartitions { topic, count } = input {
+            let previous_count = self.partition_count(&topic);
+            match self.create_partitions(&topic, count, out) {
+                Ok(()) => out.note(Note::PartitionsCreated {
+                    topic,
+                    previous_count: previous_count.unwrap_or(0),
+                    count,
+                }),
+                Err(e) => out.note(Note::CreatePartitionsFailed {
+                    topic,
+                    count,
+                    error: e.error,
+                    message: e.message,
+                }),
+            }
+        }
+        if self.end_offset() > before {
+            self.answer_parked(out);
+        }
+    }
 
     pub(crate) fn on_disconnect(&mut self, peer: NodeId, _out: ControllerOut<'_, '_>) {
         self.parked.retain(|_, p| p.from != peer);
@@ -423,6 +450,96 @@ impl Controller {
         }
     }
 
+    // ----- topics -----
+
+    fn partition_count(&self, topic: &str) -> Option<i32> {
+        self.image.topics.get(topic).map(|parts| parts.len() as i32)
+    }
+
+    /// `ReplicationControlManager.createPartitions` for one topic: grows `topic` to `count`
+    /// partitions. The new ones get the replication factor of the topic's first partition and
+    /// are placed over the unfenced brokers as a new topic's are ([`assign_replicas`]); each
+    /// starts in leader epoch 0 with its live replicas as the ISR and the first of them as
+    /// leader. Brokers create the logs when they replicate the records; clients see the new
+    /// partitions only on their next metadata refresh.
+    ///
+    /// The messages are Kafka 4.x's (what `kafka-topics.sh` prints after `Error while
+    /// executing topic command : `).
+    pub fn create_partitions(
+        &mut self,
+        topic: &str,
+        count: i32,
+        out: ControllerOut,
+    ) -> Result<(), ApiError> {
+        let Some(parts) = self.image.topics.get(topic) else {
+            return Err(ApiError::new(
+                Errors::UnknownTopicOrPartition,
+                "This server does not host this topic-partition.",
+            ));
+        };
+        let current = parts.len() as i32;
+        if count == current {
+            return Err(ApiError::new(
+                Errors::InvalidPartitions,
+                format!("Topic already has {current} partition(s)."),
+            ));
+        }
+        if count < current {
+            return Err(ApiError::new(
+                Errors::InvalidPartitions,
+                format!(
+                    "The topic {topic} currently has {current} partition(s); {count} would not \
+                     be an increase."
+                ),
+            ));
+        }
+        let Some(first) = parts.first() else {
+            return Err(ApiError::new(
+                Errors::UnknownServerError,
+                format!("Invalid state: topic {topic} appears to have no partitions."),
+            ));
+        };
+        let replication_factor = first.replicas.len();
+        // Simplification: Kafka's placer may put followers on fenced (but registered) brokers
+        // when too few are unfenced; here every replica of a new partition is unfenced.
+        let unfenced: Vec<i32> = self
+            .image
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.id)
+            .collect();
+        if unfenced.len() < replication_factor {
+            return Err(ApiError::new(
+                Errors::InvalidReplicationFactor,
+                format!(
+                    "The target replication factor of {replication_factor} cannot be reached \
+                     because only {} broker(s) are unfenced.",
+                    unfenced.len()
+                ),
+            ));
+        }
+        let topic: Arc<str> = first.tp.topic.clone();
+        let placements = assign_replicas(&unfenced, count - current, replication_factor, out.rng());
+        for (partition, replicas) in (current..).zip(placements) {
+            let isr: Vec<i32> = replicas
+                .iter()
+                .copied()
+                .filter(|r| self.image.is_active(*r))
+                .collect();
+            self.append(MetadataRecord::Partition(PartitionRecord {
+                tp: TopicPartition::new(topic.clone(), partition),
+                leader: isr.first().copied().unwrap_or(NO_LEADER),
+                isr,
+                replicas,
+                leader_epoch: 0,
+                partition_epoch: 0,
+                leader_recovery_state: LeaderRecoveryState::Recovered,
+            }));
+        }
+        Ok(())
+    }
+
     // ----- metadata replication -----
 
     fn handle_metadata_fetch(
@@ -586,5 +703,158 @@ impl Controller {
         });
         self.append(MetadataRecord::Partition(next.clone()));
         Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Harness;
+    use std::collections::BTreeSet;
+
+    /// Brokers 1..=3 registered and unfenced (minus `fenced`), and `orders` with 3 partitions
+    /// at replication factor 2.
+    fn controller(fenced: &[i32]) -> Controller {
+        let mut log = Vec::new();
+        for id in 1..=3 {
+            let broker_epoch = log.len() as i64;
+            log.push(MetadataRecord::RegisterBroker {
+                broker_id: id,
+                broker_epoch,
+                node: NodeId(id as u32 - 1),
+            });
+            log.push(MetadataRecord::BrokerFencing {
+                broker_id: id,
+                broker_epoch,
+                fenced: fenced.contains(&id),
+            });
+        }
+        log.push(MetadataRecord::Topic {
+            name: Arc::from("orders"),
+            partitions: 3,
+        });
+        for (p, replicas) in [[1, 2], [2, 3], [3, 1]].into_iter().enumerate() {
+            log.push(MetadataRecord::Partition(PartitionRecord {
+                tp: TopicPartition::new("orders", p as i32),
+                replicas: replicas.to_vec(),
+                isr: replicas.to_vec(),
+                leader: replicas[0],
+                leader_epoch: 0,
+                partition_epoch: 0,
+                leader_recovery_state: LeaderRecoveryState::Recovered,
+            }));
+        }
+        let incarnations = (1..=3).map(|id| (id, 1)).collect();
+        Controller::new(
+            ControllerConfig::default(),
+            Arc::new(BTreeMap::new()),
+            log,
+            incarnations,
+        )
+    }
+
+    fn create(c: &mut Controller, topic: &str, count: i32) -> (Result<(), ApiError>, Vec<Note>) {
+        let mut h = Harness::<KafkaNode>::new(NodeId(3), 7);
+        let result = h.with(|out| c.create_partitions(topic, count, out));
+        (result, h.notes)
+    }
+
+    #[test]
+    fn create_partitions_places_new_partitions_on_unfenced_brokers() {
+        let mut c = controller(&[]);
+        let before = c.metadata_log().len();
+        assert_eq!(create(&mut c, "orders", 6).0, Ok(()));
+        assert_eq!(
+            c.metadata_log().len(),
+            before + 3,
+            "one PartitionRecord each"
+        );
+        let parts = &c.image().topics["orders"];
+        assert_eq!(parts.len(), 6);
+        for p in &parts[3..] {
+            assert_eq!(p.replicas.len(), 2, "the replication factor of partition 0");
+            assert_ne!(p.replicas[0], p.replicas[1]);
+            assert_eq!(p.isr, p.replicas, "every replica is live");
+            assert_eq!(p.leader, p.replicas[0]);
+            assert_eq!((p.leader_epoch, p.partition_epoch), (0, 0));
+        }
+        let leaders: BTreeSet<i32> = parts[3..].iter().map(|p| p.leader).collect();
+        assert_eq!(leaders.len(), 3, "round-robin spreads the new leaders");
+        // The old partitions are untouched.
+        assert_eq!(parts[0].replicas, vec![1, 2]);
+
+        // Fenced brokers get no new replicas.
+        let mut c = controller(&[2]);
+        assert_eq!(create(&mut c, "orders", 5).0, Ok(()));
+        for p in &c.image().topics["orders"][3..] {
+            assert!(!p.replicas.contains(&2), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn create_partitions_validates_like_kafka() {
+        let mut c = controller(&[]);
+        let before = c.metadata_log().len();
+        let (result, _) = create(&mut c, "orders", 3);
+        assert_eq!(
+            result,
+            Err(ApiError::new(
+                Errors::InvalidPartitions,
+                "Topic already has 3 partition(s)."
+            ))
+        );
+        let (result, _) = create(&mut c, "orders", 2);
+        let e = result.expect_err("a decrease");
+        assert_eq!((e.error, e.error.code()), (Errors::InvalidPartitions, 37));
+        assert_eq!(
+            e.message,
+            "The topic orders currently has 3 partition(s); 2 would not be an increase."
+        );
+        let (result, _) = create(&mut c, "payments", 4);
+        assert_eq!(
+            result.map_err(|e| e.error),
+            Err(Errors::UnknownTopicOrPartition)
+        );
+        // Replication factor 2 needs two unfenced brokers.
+        let mut fenced = controller(&[1, 2]);
+        let (result, _) = create(&mut fenced, "orders", 4);
+        assert_eq!(
+            result.map_err(|e| e.error),
+            Err(Errors::InvalidReplicationFactor)
+        );
+        assert_eq!(
+            c.metadata_log().len(),
+            before,
+            "nothing is written on an error"
+        );
+        assert_eq!(c.image().topics["orders"].len(), 3);
+    }
+
+    #[test]
+    fn the_operator_input_notes_the_outcome() {
+        let mut c = controller(&[]);
+        let mut h = Harness::<KafkaNode>::new(NodeId(3), 7);
+        let input = |count| Input::CreatePartitions {
+            topic: Arc::from("orders"),
+            count,
+        };
+        h.with(|out| c.on_input(input(4), out));
+        h.with(|out| c.on_input(input(4), out));
+        assert_eq!(
+            h.notes,
+            vec![
+                Note::PartitionsCreated {
+                    topic: Arc::from("orders"),
+                    previous_count: 3,
+                    count: 4,
+                },
+                Note::CreatePartitionsFailed {
+                    topic: Arc::from("orders"),
+                    count: 4,
+                    error: Errors::InvalidPartitions,
+                    message: "Topic already has 4 partition(s).".to_string(),
+                },
+            ]
+        );
     }
 }

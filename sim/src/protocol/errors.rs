@@ -53,6 +53,10 @@ pub enum Errors {
     BrokerIdNotRegistered = 102,
     IneligibleReplica = 107,
     NewLeaderElected = 108,
+    // Codes added later go here, out of numeric order: the trace hash encodes a variant by
+    // its index, so inserting one above would change the hash of every recorded run.
+    InvalidPartitions = 37,
+    InvalidReplicationFactor = 38,
 }
 
 impl Errors {
@@ -91,6 +95,8 @@ impl Errors {
             UnknownMemberId => "UNKNOWN_MEMBER_ID",
             InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
             RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            InvalidPartitions => "INVALID_PARTITIONS",
+            InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
             NotController => "NOT_CONTROLLER",
             OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",
@@ -151,6 +157,33 @@ impl Errors {
     }
 }
 
+/// An error code with the text that explains it (Kafka's `ApiError`). Admin requests such as
+/// CreatePartitions answer with both, and `kafka-topics.sh` prints the text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: Errors,
+    /// The response's message; for codes Kafka sends without one, the text of the client
+    /// exception it becomes (e.g. `UnknownTopicOrPartitionException`'s).
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(error: Errors, message: impl Into<String>) -> Self {
+        ApiError {
+            error,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl fmt::Display for Errors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -172,6 +205,9 @@ mod tests {
         assert_eq!(Errors::InvalidUpdateVersion.code(), 95);
         assert_eq!(Errors::DuplicateBrokerRegistration.code(), 101);
         assert_eq!(Errors::IneligibleReplica.code(), 107);
+        assert_eq!(Errors::InvalidPartitions.code(), 37);
+        assert_eq!(Errors::InvalidPartitions.name(), "INVALID_PARTITIONS");
+        assert_eq!(Errors::InvalidReplicationFactor.code(), 38);
         assert!(Errors::NotLeaderOrFollower.is_retriable());
         assert!(!Errors::OffsetOutOfRange.is_retriable());
     }

@@ -4,6 +4,6 @@ pub mod errors;
 pub mod kraft;
 pub mod messages;
 
-pub use errors::Errors;
+pub use errors::{ApiError, Errors};
 pub use kraft::*;
 pub use messages::*;

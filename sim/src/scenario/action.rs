@@ -66,6 +66,13 @@ pub enum Action {
     },
     AddProducer(ProducerSpec),
     AddConsumer(ConsumerSpec),
+    /// Grow a topic to `partitions` partitions in total, like `kafka-topics.sh --alter
+    /// --topic T --partitions N`: the controller places the new ones; clients see them on
+    /// their next metadata refresh, and keyed records may then map to other partitions.
+    AddPartitions {
+        topic: String,
+        partitions: i32,
+    },
     /// Stop a client for good.
     RemoveClient {
         node: String,
@@ -89,6 +96,7 @@ impl Action {
         "seek",
         "add-producer",
         "add-consumer",
+        "add-partitions",
         "remove-client",
     ];
 
@@ -108,7 +116,8 @@ impl Action {
             Action::HealAll {}
             | Action::DropMessage { .. }
             | Action::AddProducer(_)
-            | Action::AddConsumer(_) => vec![],
+            | Action::AddConsumer(_)
+            | Action::AddPartitions { .. } => vec![],
         }
     }
 }

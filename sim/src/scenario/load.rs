@@ -224,6 +224,25 @@ impl Locator<'_> {
             .map_or(span.start, |i| start + i)
     }
 
+    /// The position of the line that sets `key` (`key = …` or `"key" = …`) at or after the
+    /// start of `span`, falling back to [`Self::key_in`]: unlike a plain search, it does not
+    /// stop at `partitions` inside `action = "add-partitions"`.
+    fn field_in(&self, span: &Range<usize>, key: &str) -> usize {
+        let start = span.start.min(self.text.len());
+        let mut offset = start;
+        for line in self.text[start..].split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let name = trimmed.strip_prefix('"').unwrap_or(trimmed);
+            if let Some(rest) = name.strip_prefix(key)
+                && rest.trim_start_matches('"').trim_start().starts_with('=')
+            {
+                return offset + (line.len() - trimmed.len());
+            }
+            offset += line.len();
+        }
+        self.key_in(span, key)
+    }
+
     fn config_error(&self, span: &Range<usize>, e: ConfigError) -> ScenarioError {
         let at = self.key_in(span, &e.key);
         self.error(at, Some(&e.key), e.message)
@@ -469,11 +488,11 @@ fn topics(
                 format!("topic `{}` is defined twice", t.name),
             ));
         }
-        if !(1..=1000).contains(&t.partitions) {
+        if !(1..=MAX_PARTITIONS as u32).contains(&t.partitions) {
             return Err(loc.error(
                 loc.key_in(&span, "partitions"),
                 Some("partitions"),
-                "must be between 1 and 1000",
+                format!("must be between 1 and {MAX_PARTITIONS}"),
             ));
         }
         let replication_factor = replication(loc, &span, t, brokers)?;
@@ -799,38 +818,70 @@ fn timeline(
                 ),
             ));
         }
-        let action: Action = serde::Deserialize::deserialize(toml::Value::Table(table)).map_err(
-            |e: toml::de::Error| {
-                let key = if e.message().contains("variant") {
-                    "action"
-                } else {
-                    ""
-                };
-                loc.error(
-                    loc.key_in(&span, if key.is_empty() { "action" } else { key }),
-                    Some(key).filter(|k| !k.is_empty()),
-                    e.message().replace('\n', " "),
-                )
-            },
-        )?;
+        let action = parse_action(&table).map_err(|e| action_error(loc, &span, &table, &e))?;
         parsed.push((at, span, action));
     }
     // Stable: entries at the same time keep their order in the file.
     parsed.sort_by_key(|(at, _, _)| *at);
+    // Partition counts as of each point of the timeline (`add-partitions` grows them).
+    let mut current = topics.to_vec();
     let mut out = Vec::new();
     for (at_us, span, action) in parsed {
-        check_action(loc, &span, &action, topics, names)?;
+        check_action(loc, &span, &action, &mut current, names)?;
         out.push(TimedAction { at_us, action });
     }
     Ok(out)
 }
 
-/// Checks that an action's nodes exist by the time it applies, and registers added clients.
+fn parse_action(table: &toml::Table) -> Result<Action, toml::de::Error> {
+    serde::Deserialize::deserialize(toml::Value::Table(table.clone()))
+}
+
+/// A timeline entry that is not a valid action: the key is the field serde names (missing,
+/// unknown, or `action` for an unknown action), located at that field when it is present.
+/// A value of the wrong type is found by leaving each field out in turn: the one whose
+/// absence turns the error into "missing field" is the culprit.
+fn action_error(
+    loc: &Locator,
+    span: &Range<usize>,
+    table: &toml::Table,
+    e: &toml::de::Error,
+) -> ScenarioError {
+    let message = e.message().replace('\n', " ");
+    if message.starts_with("invalid ") {
+        let culprit = table.keys().filter(|k| *k != "action").find(|key| {
+            let mut without = table.clone();
+            without.remove(*key);
+            parse_action(&without)
+                .is_err_and(|e| e.message().contains(&format!("missing field `{key}`")))
+        });
+        if let Some(key) = culprit {
+            return loc.error(loc.field_in(span, key), Some(key), message);
+        }
+    }
+    let named = |prefix: &str| {
+        let rest = message.split_once(prefix)?.1;
+        Some(rest.split('`').next()?.to_string())
+    };
+    let (key, at) = if message.contains("variant") {
+        (Some("action".to_string()), "action".to_string())
+    } else if let Some(field) = named("unknown field `") {
+        (Some(field.clone()), field)
+    } else if let Some(field) = named("missing field `") {
+        (Some(field), "action".to_string())
+    } else {
+        (None, "action".to_string())
+    };
+    loc.error(loc.field_in(span, &at), key.as_deref(), message)
+}
+
+/// Checks that an action's nodes exist by the time it applies, registers added clients, and
+/// keeps `topics`' partition counts as they will be after it.
 fn check_action(
     loc: &Locator,
     span: &Range<usize>,
     action: &Action,
-    topics: &[TopicDef],
+    topics: &mut [TopicDef],
     names: &mut BTreeSet<String>,
 ) -> Result<(), ScenarioError> {
     for node in action.node_refs() {
@@ -868,6 +919,41 @@ fn check_action(
             }
             Ok(())
         }
+        Action::AddPartitions { topic, partitions } => {
+            let current = known_topic(loc, span, topics, topic)?.partitions;
+            check_partition_increase(topic, current, *partitions)
+                .map_err(|m| loc.error(loc.field_in(span, "partitions"), Some("partitions"), m))?;
+            if let Some(t) = topics.iter_mut().find(|t| &*t.name == topic) {
+                t.partitions = *partitions;
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
+}
+
+/// Most partitions a topic may have here (as for `[[topics]]`).
+const MAX_PARTITIONS: i32 = 1000;
+
+/// Whether growing `topic` from `current` to `requested` partitions is possible: the count is
+/// the new total (as with `--partitions`), and it can only grow.
+pub(crate) fn check_partition_increase(
+    topic: &str,
+    current: i32,
+    requested: i32,
+) -> Result<(), String> {
+    if requested <= current {
+        return Err(format!(
+            "`{topic}` has {current} partitions at that point and a partition count can only grow \
+             (Kafka refuses {requested} with INVALID_PARTITIONS); give the new total, between \
+             {} and {MAX_PARTITIONS}",
+            current + 1
+        ));
+    }
+    if requested > MAX_PARTITIONS {
+        return Err(format!(
+            "must be at most {MAX_PARTITIONS}; `{topic}` has {current} partitions at that point"
+        ));
+    }
+    Ok(())
 }
