@@ -123,7 +123,7 @@ fn key_partitioning_moves_some_keys_after_the_producers_metadata_refresh() {
                 sum.lost_write,
                 sum.duplicate_in_log,
                 sum.unseen,
-                sum.unknown
+                sum.unknown_outcome
             ),
             (0, 0, 0, 0),
             "seed {seed}: nothing is lost, only reordered"
