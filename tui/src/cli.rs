@@ -79,6 +79,10 @@ pub struct RunArgs {
     /// `unclean.leader.election.enable=true` (repeatable).
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub config: Vec<(String, String)>,
+    /// Add a setting to every producer's config, e.g. `enable.idempotence=true` or
+    /// `max.in.flight.requests.per.connection=1` (repeatable; Kafka's rules are applied again).
+    #[arg(long = "producer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub producer_config: Vec<(String, String)>,
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -88,10 +92,11 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Loads a scenario and applies `--config` settings to it.
+/// Loads a scenario and applies `--config` and `--producer-config` settings to it.
 fn load_with_config(
     name: &str,
     config: &[(String, String)],
+    producer_config: &[(String, String)],
 ) -> Result<kafkalab_sim::scenario::Scenario, (u8, String)> {
     let mut scenario = scenarios::load(name).map_err(|e| (e.exit_code(), e.to_string()))?;
     for (key, value) in config {
@@ -102,15 +107,24 @@ fn load_with_config(
             )
         })?;
     }
+    for (key, value) in producer_config {
+        scenario = scenario.with_producer_config(key, value).map_err(|e| {
+            (
+                exit::USAGE,
+                format!("--producer-config {key}={value}: {}", e.message),
+            )
+        })?;
+    }
     Ok(scenario)
 }
 
-/// ` --config k=v` for each setting, for replay hints.
-fn config_flags(config: &[(String, String)]) -> String {
-    config
+/// ` --config k=v` (and ` --producer-config k=v`) for each setting, for replay hints.
+fn config_flags(config: &[(String, String)], producer_config: &[(String, String)]) -> String {
+    let cluster = config.iter().map(|(k, v)| format!(" --config {k}={v}"));
+    let producer = producer_config
         .iter()
-        .map(|(k, v)| format!(" --config {k}={v}"))
-        .collect()
+        .map(|(k, v)| format!(" --producer-config {k}={v}"));
+    cluster.chain(producer).collect()
 }
 
 fn parse_until(text: &str) -> Result<u64, String> {
@@ -327,13 +341,13 @@ fn write_json<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), (u8, S
 }
 
 fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
-    let scenario = load_with_config(&args.scenario, &args.config)?;
+    let scenario = load_with_config(&args.scenario, &args.config, &args.producer_config)?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let until_flag = args
         .until
         .map(|us| format!(" --until {}", kafkalab_sim::kernel::format_duration(us)))
         .unwrap_or_default()
-        + &config_flags(&args.config);
+        + &config_flags(&args.config, &args.producer_config);
     let _ = writeln!(
         err,
         "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed}{until_flag})",
@@ -360,7 +374,7 @@ fn describe_topics(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> CmdResult {
-    let scenario = load_with_config(&args.scenario, &args.config)?;
+    let scenario = load_with_config(&args.scenario, &args.config, &[])?;
     if let Some(topic) = &args.topic
         && !scenario.topics.iter().any(|t| *t.name == **topic)
     {
@@ -392,7 +406,7 @@ fn describe_topics(
         "kafkalab: scenario {} seed {seed} (replay: kafkalab describe topics {} --seed {seed}{point}{topic_flag}{})",
         scenario.name,
         args.scenario,
-        config_flags(&args.config)
+        config_flags(&args.config, &[])
     );
     let mut sim = Simulation::new(Arc::new(scenario), seed);
     match args.step {

@@ -77,8 +77,9 @@ pub struct ProducerConfig {
     pub partitioner_ignore_keys: bool,
     pub partitioner_adaptive: bool,
     pub partitioner_availability_timeout_ms: i64,
-    /// Keys the scenario set explicitly (the rules treat them differently from defaults).
-    explicit: Vec<&'static str>,
+    /// The settings the scenario made, in order (the rules treat explicit keys differently
+    /// from defaults, and overrides replay them).
+    settings: Vec<(&'static str, String)>,
     /// Rules that changed a value, for `explain producer`.
     adjusted: Vec<(&'static str, String)>,
 }
@@ -104,7 +105,7 @@ impl Default for ProducerConfig {
             partitioner_ignore_keys: false,
             partitioner_adaptive: true,
             partitioner_availability_timeout_ms: 0,
-            explicit: Vec::new(),
+            settings: Vec::new(),
             adjusted: Vec::new(),
         }
     }
@@ -192,17 +193,28 @@ impl ProducerConfig {
             }
             _ => return Err(unknown_key(name, Self::KEYS)),
         }
-        if let Some(key) = Self::KEYS.iter().find(|k| **k == name)
-            && !self.explicit.contains(key)
-        {
-            self.explicit.push(key);
+        if let Some(key) = Self::KEYS.iter().find(|k| **k == name) {
+            self.settings.retain(|(k, _)| k != key);
+            self.settings.push((key, value.trim().to_string()));
         }
         Ok(())
     }
 
     /// Whether the scenario set `key` itself.
     pub fn is_explicit(&self, key: &str) -> bool {
-        self.explicit.contains(&key)
+        self.settings.iter().any(|(k, _)| *k == key)
+    }
+
+    /// The same settings plus `key = value`, resolved again from the defaults (so a rule that
+    /// adjusted a value is re-evaluated: setting `acks=all` on a producer whose idempotence was
+    /// turned off by `acks=1` turns it back on).
+    pub fn with_override(&self, key: &str, value: &str) -> Result<Self, ConfigError> {
+        let mut config = ProducerConfig::default();
+        for (k, v) in &self.settings {
+            config.set(k, v)?;
+        }
+        config.set(key, value)?;
+        config.resolve()
     }
 
     /// Applies Kafka's cross-key rules, as `KafkaProducer` does at construction:

@@ -179,6 +179,32 @@ impl Scenario {
         Ok(s)
     }
 
+    /// The same scenario with `key = value` added to every producer's config (those the
+    /// scenario starts and those an `add-producer` action adds), with Kafka's cross-key rules
+    /// applied again.
+    pub fn with_producer_config(&self, key: &str, value: &str) -> Result<Scenario, ConfigError> {
+        let mut s = self.clone();
+        for p in &mut s.producers {
+            p.config = p.config.with_override(key, value)?;
+        }
+        for timed in &mut s.timeline {
+            if let Action::AddProducer(spec) = &mut timed.action {
+                let mut config = ProducerConfig::default();
+                for (k, v) in &spec.config {
+                    let v = match v {
+                        toml::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    config.set(k, &v)?;
+                }
+                config.with_override(key, value)?;
+                spec.config
+                    .insert(key.to_string(), toml::Value::String(value.to_string()));
+            }
+        }
+        Ok(s)
+    }
+
     /// The settings of broker `broker_id`.
     pub fn broker_config_for(&self, broker_id: i32) -> BrokerConfig {
         let mut config = self
