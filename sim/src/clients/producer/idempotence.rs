@@ -335,3 +335,144 @@ impl Idempotence {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::SimpleRecord;
+    use std::sync::Arc;
+
+    fn tp() -> TopicPartition {
+        TopicPartition::new("t", 0)
+    }
+
+    /// A drained batch of `n` records with the next sequence.
+    fn drain(idem: &mut Idempotence, store: &mut BTreeMap<u64, ProducerBatch>, id: u64, n: usize) {
+        let seq = idem.assign_sequence(store, &tp());
+        idem.increment_sequence(&tp(), n as i32);
+        store.insert(
+            id,
+            ProducerBatch {
+                tp: tp(),
+                records: vec![SimpleRecord::new(0, None, Some("v")); n],
+                values: vec![Arc::from("v"); n],
+                size_bytes: 0,
+                reserved_bytes: 0,
+                closed: true,
+                created_ms: 0,
+                attempts: 0,
+                retry_at_ms: 0,
+                sent_leader_epoch: None,
+                maybe_written: false,
+                sequence: Some(seq),
+                sequence_reset: false,
+                in_flight: true,
+            },
+        );
+    }
+
+    fn ready() -> Idempotence {
+        let mut idem = Idempotence::default();
+        idem.set_producer_id(7, 0);
+        idem
+    }
+
+    #[test]
+    fn sequences_number_each_partitions_records_from_zero() {
+        let (mut idem, mut store) = (ready(), BTreeMap::new());
+        drain(&mut idem, &mut store, 1, 3);
+        drain(&mut idem, &mut store, 2, 2);
+        let seqs: Vec<i32> = store
+            .values()
+            .map(|b| b.sequence.unwrap().base_sequence)
+            .collect();
+        assert_eq!(seqs, vec![0, 3]);
+        assert_eq!(store[&2].last_sequence(), Some(4));
+        assert_eq!(
+            Idempotence::first_in_flight_sequence(&store, &tp()),
+            Some(0)
+        );
+    }
+
+    #[test]
+    fn out_of_order_on_a_later_batch_retries_but_on_the_next_one_bumps_the_epoch() {
+        let (mut idem, mut store) = (ready(), BTreeMap::new());
+        drain(&mut idem, &mut store, 1, 1);
+        drain(&mut idem, &mut store, 2, 1);
+        // Batch 2 (seq 1) is not next after "nothing acked": an earlier one is outstanding.
+        assert!(idem.can_retry(Errors::OutOfOrderSequenceNumber, &store[&2]));
+        assert!(!idem.epoch_bump_required);
+        // Batch 1 (seq 0) is next in line and still out of order: a real gap.
+        assert!(idem.can_retry(Errors::OutOfOrderSequenceNumber, &store[&1]));
+        assert!(idem.epoch_bump_required);
+        let bumped = idem.bump_epoch_if_needed(&mut store);
+        assert_eq!(bumped, Some(vec![tp()]));
+        assert_eq!(idem.epoch, 1);
+        // Both in-flight batches are renumbered from 0 under the new epoch.
+        let seqs: Vec<(i16, i32)> = store
+            .values()
+            .map(|b| b.sequence.map(|s| (s.epoch, s.base_sequence)).unwrap())
+            .collect();
+        assert_eq!(seqs, vec![(1, 0), (1, 1)]);
+        assert!(store.values().all(|b| b.sequence_reset));
+        assert_eq!(idem.partitions[&tp()].next_sequence, 2);
+    }
+
+    #[test]
+    fn an_expired_batch_leaves_a_gap_that_bumps_the_epoch_once_the_partition_drains() {
+        let (mut idem, mut store) = (ready(), BTreeMap::new());
+        drain(&mut idem, &mut store, 1, 2);
+        drain(&mut idem, &mut store, 2, 2);
+        idem.handle_completed(&store[&1], Some(1));
+        store.remove(&1);
+        // Batch 2 (seq 2-3) expires after being sent: unresolved.
+        idem.mark_unresolved(&store[&2]);
+        assert_eq!(idem.unresolved.get(&tp()), Some(&4));
+        // New batches of the partition wait while the sequence is unresolved.
+        let mut fresh = store[&2].clone();
+        fresh.sequence = None;
+        store.remove(&2);
+        assert!(idem.should_stop_drain(&store, &fresh));
+        // Nothing in flight: last acked 1, next 4 → a gap → bump.
+        idem.maybe_resolve_sequences(&store);
+        assert!(idem.epoch_bump_required && idem.unresolved.is_empty());
+        idem.bump_epoch_if_needed(&mut store);
+        assert!(!idem.should_stop_drain(&store, &fresh));
+        assert_eq!(idem.assign_sequence(&store, &tp()).base_sequence, 0);
+    }
+
+    #[test]
+    fn an_expired_batch_whose_successors_were_acknowledged_resolves_without_a_bump() {
+        let (mut idem, mut store) = (ready(), BTreeMap::new());
+        drain(&mut idem, &mut store, 1, 1);
+        drain(&mut idem, &mut store, 2, 1);
+        idem.mark_unresolved(&store[&1]);
+        store.remove(&1);
+        idem.handle_completed(&store[&2], Some(5));
+        store.remove(&2);
+        idem.maybe_resolve_sequences(&store);
+        assert!(!idem.epoch_bump_required, "last acked 1, next 2: resolved");
+    }
+
+    #[test]
+    fn a_retried_batch_goes_out_only_as_the_lowest_outstanding_sequence() {
+        let (mut idem, mut store) = (ready(), BTreeMap::new());
+        drain(&mut idem, &mut store, 1, 1);
+        drain(&mut idem, &mut store, 2, 1);
+        assert!(idem.should_stop_drain(&store, &store[&2].clone()));
+        assert!(!idem.should_stop_drain(&store, &store[&1].clone()));
+        // Without a producer id nothing drains.
+        let fresh = Idempotence::default();
+        assert!(fresh.should_stop_drain(&store, &store[&1].clone()));
+    }
+
+    #[test]
+    fn at_the_last_epoch_the_producer_id_is_reset() {
+        let (mut idem, mut store) = (ready(), BTreeMap::new());
+        idem.set_producer_id(7, i16::MAX);
+        drain(&mut idem, &mut store, 1, 1);
+        idem.request_epoch_bump(&tp());
+        idem.bump_epoch_if_needed(&mut store);
+        assert!(!idem.has_producer_id(), "a new InitProducerId follows");
+    }
+}

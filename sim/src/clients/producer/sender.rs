@@ -525,21 +525,18 @@ impl Producer {
         self.accumulator.reenqueue(id);
     }
 
-    /// Kafka's `ExponentialBackoff.backoff(attempts)` with multiplier 2 and jitter 0.2. The
-    /// random factor comes from the run's PRNG.
+    /// The backoff before retry number `attempts + 1`, with the random factor from the run's
+    /// PRNG.
     // Simplification: Kafka draws a new random factor each time it checks readiness; we draw
     // it once per retry, which gives the same distribution of retry times.
     fn backoff_ms(&self, attempts: u32, out: ProducerOut) -> i64 {
-        let initial = self.config.retry_backoff_ms as f64;
-        let max = self.config.retry_backoff_max_ms as f64;
-        if max <= initial || initial <= 0.0 {
-            return self.config.retry_backoff_ms;
-        }
-        let exp_max = (max / initial).ln() / 2f64.ln();
-        let term = initial * 2f64.powf(f64::from(attempts).min(exp_max));
         let unit = (out.rng().next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        let factor = 0.8 + 0.4 * unit;
-        ((factor * term) as i64).min(self.config.retry_backoff_max_ms)
+        exponential_backoff(
+            self.config.retry_backoff_ms,
+            self.config.retry_backoff_max_ms,
+            attempts,
+            unit,
+        )
     }
 
     /// `Sender.failBatch`: the send is over. If some attempt may have been written, the
@@ -604,5 +601,40 @@ impl Producer {
     /// Whether `tp` has a sequenced batch outstanding (tests and the lab).
     pub fn has_inflight_sequences(&self, tp: &TopicPartition) -> bool {
         Idempotence::has_inflight_batches(&self.accumulator.store, tp)
+    }
+}
+
+/// Kafka's `ExponentialBackoff(initial, 2, max, 0.2).backoff(attempts)`: `initial × 2^attempts`
+/// (the exponent capped where it reaches `max`), times a random factor in [0.8, 1.2) drawn
+/// from `unit` in [0, 1), and never above `max`.
+pub fn exponential_backoff(initial_ms: i64, max_ms: i64, attempts: u32, unit: f64) -> i64 {
+    let (initial, max) = (initial_ms as f64, max_ms as f64);
+    if max <= initial || initial <= 0.0 {
+        return initial_ms;
+    }
+    let exp_max = (max / initial).ln() / 2f64.ln();
+    let term = initial * 2f64.powf(f64::from(attempts).min(exp_max));
+    let factor = 0.8 + 0.4 * unit;
+    ((factor * term) as i64).min(max_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exponential_backoff;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_max() {
+        // retry.backoff.ms=100, retry.backoff.max.ms=1000 (Kafka's defaults).
+        assert_eq!(exponential_backoff(100, 1000, 0, 0.5), 100);
+        assert_eq!(exponential_backoff(100, 1000, 0, 0.0), 80);
+        assert_eq!(exponential_backoff(100, 1000, 0, 0.999_999), 119);
+        assert_eq!(exponential_backoff(100, 1000, 1, 0.5), 200);
+        assert_eq!(exponential_backoff(100, 1000, 3, 0.5), 800);
+        // 2^4 = 1600 is past the max: the exponent stops at log2(10), then jitter, then cap.
+        assert_eq!(exponential_backoff(100, 1000, 4, 0.5), 1000);
+        assert_eq!(exponential_backoff(100, 1000, 9, 0.0), 800);
+        assert_eq!(exponential_backoff(100, 1000, 9, 0.999), 1000);
+        // max <= initial: a constant backoff, as Kafka's expMax = 0.
+        assert_eq!(exponential_backoff(500, 100, 5, 0.3), 500);
     }
 }
