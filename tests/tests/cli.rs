@@ -436,3 +436,165 @@ fn describe_topics_shows_partitions_added_at_run_time() {
         assert_eq!(field("Isr: "), Some(replicas), "{line}");
     }
 }
+
+/// Writes a one-topic scenario whose producer has `config` as its `[producers.config]`, under
+/// a name unique to this test.
+fn producer_scenario(test: &str, config: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("kafkalab-{test}-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{test}\"\n[[topics]]\nname = \"t\"\npartitions = 2\n\
+             [[producers]]\nname = \"p1\"\ntopic = \"t\"\nkeys = [\"alice\"]\n\
+             [[producers]]\nname = \"p2\"\ntopic = \"t\"\n\
+             [producers.config]\n{config}"
+        ),
+    )
+    .expect("scenario written");
+    path
+}
+
+/// The `key=value  origin  why` line of `key` in `explain producer`'s text.
+fn config_line<'a>(out: &'a str, producer: &str, key: &str) -> &'a str {
+    let section = out
+        .split("Producer: ")
+        .find(|s| s.starts_with(&format!("{producer}\n")))
+        .unwrap_or_else(|| panic!("no section for {producer} in {out}"));
+    section
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("no {key} line for {producer} in {out}"))
+}
+
+#[test]
+fn explain_producer_quickstart_shows_idempotence_on() {
+    let (code, out, err) = cli(&["explain", "producer", "quickstart"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("Producer: producer-1\n"), "{out}");
+    assert!(
+        out.contains("Topic: quickstart-events (3 partitions)"),
+        "{out}"
+    );
+    assert!(out.contains("Rate: 10 records/s"), "{out}");
+    // The same partition `explain partition alice --partitions 3` gives.
+    assert!(out.contains("alice→0"), "{out}");
+    assert!(
+        out.contains("Configs for producer producer-1 are:"),
+        "{out}"
+    );
+    let line = config_line(&out, "producer-1", "enable.idempotence");
+    assert!(
+        line.contains("enable.idempotence=true") && line.ends_with("default"),
+        "{line}"
+    );
+    assert!(
+        config_line(&out, "producer-1", "acks").contains("acks=all"),
+        "{out}"
+    );
+    assert!(
+        out.contains("so: idempotent: retries cannot duplicate or reorder"),
+        "{out}"
+    );
+}
+
+#[test]
+fn explain_producer_acks_1_turns_idempotence_off_with_a_reason() {
+    let path = producer_scenario("explain-acks1", "acks = \"1\"\n");
+    let path_s = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["explain", "producer", &path_s]);
+    assert_eq!(code, 0, "{err}");
+    let line = config_line(&out, "p2", "enable.idempotence");
+    assert!(line.contains("enable.idempotence=false"), "{line}");
+    assert!(line.contains("adjusted") && line.contains("acks"), "{line}");
+    assert!(
+        out.contains("so: enable.idempotence=false: retries may write duplicates"),
+        "{out}"
+    );
+    // The other producer keeps the defaults.
+    assert!(
+        config_line(&out, "p1", "enable.idempotence").contains("=true"),
+        "{out}"
+    );
+
+    let (code, out, err) = cli(&["explain", "producer", &path_s, "--producer", "p2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("Producer: p2\n") && !out.contains("Producer: p1"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn explain_producer_json_has_one_object_per_producer() {
+    let v = run_json(&["explain", "producer", "quickstart", "--json"]);
+    let producers = v.as_array().expect("an array");
+    assert_eq!(producers.len(), 1, "{v}");
+    let p = &producers[0];
+    assert_eq!(p["name"], "producer-1");
+    assert_eq!(p["idempotence"], true);
+    assert_eq!(p["workload"]["topic"], "quickstart-events");
+    let config = p["config"].as_array().expect("config array");
+    let idempotence = config
+        .iter()
+        .find(|d| d["key"] == "enable.idempotence")
+        .expect("enable.idempotence");
+    assert_eq!(idempotence["value"], "true");
+    assert_eq!(idempotence["origin"], "default");
+    let acks = config.iter().find(|d| d["key"] == "acks").expect("acks");
+    assert_eq!(
+        (&acks["value"], &acks["origin"]),
+        (&"all".into(), &"set".into())
+    );
+
+    let path = producer_scenario("explain-json", "acks = \"1\"\n");
+    let path_s = path.to_string_lossy().into_owned();
+    let v = run_json(&["explain", "producer", &path_s, "--json", "--producer", "p2"]);
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v[0]["idempotence"], false);
+    let d = v[0]["config"]
+        .as_array()
+        .expect("config")
+        .iter()
+        .find(|d| d["key"] == "enable.idempotence")
+        .cloned()
+        .expect("enable.idempotence");
+    assert_eq!(d["origin"], "adjusted");
+    assert!(d["why"].as_str().is_some_and(|w| w.contains("acks")), "{d}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn explain_producer_unknown_name_lists_the_producers() {
+    let path = producer_scenario("explain-unknown", "");
+    let path_s = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["explain", "producer", &path_s, "--producer", "nope"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("unknown producer `nope`") && err.contains("its producers: p1, p2"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn explain_producer_reports_a_bad_scenario_like_run() {
+    let path = producer_scenario(
+        "explain-bad",
+        "acks = \"1\"\n\"enable.idempotence\" = true\n",
+    );
+    let path_s = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["explain", "producer", &path_s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    // Line 14 of the file is `"enable.idempotence" = true`.
+    assert!(
+        err.contains(&format!("{path_s}:14:")) && err.contains("`enable.idempotence`"),
+        "{err}"
+    );
+    assert!(err.contains("acks"), "{err}");
+    let (run_code, _, run_err) = cli(&["run", &path_s]);
+    assert_eq!((run_code, run_err), (code, err), "the same error as `run`");
+    let _ = std::fs::remove_file(path);
+}

@@ -28,6 +28,7 @@ const AFTER_HELP: &str = "Examples:
   kafkalab run broker-faults --trace faults.jsonl
   kafkalab describe topics leader-failure --at 20s
   kafkalab explain partition alice --partitions 3
+  kafkalab explain producer acks1-data-loss
 
 Exit codes: 0 ok, 1 error, 2 usage or malformed scenario, 3 expectation or invariant
 violated, 4 liveness, 5 non-determinism.";
@@ -211,6 +212,45 @@ pub enum ExplainCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A scenario's producers: each setting's effective value and why (default, set, adjusted).
+    #[command(long_about = EXPLAIN_PRODUCER_LONG, after_long_help = EXPLAIN_PRODUCER_AFTER)]
+    Producer(ExplainProducerArgs),
+}
+
+const EXPLAIN_PRODUCER_LONG: &str = "Explain a scenario's producers before running it: for each \
+producer, its workload (topic, rate, keys and the partition each key hashes to) and every \
+producer setting with its effective value, in the `key=value` layout of \
+`kafka-configs.sh --describe --all`, followed by where the value came from:
+
+  default   Kafka 4.x's default
+  set       the scenario's [producers.config]
+  adjusted  changed by one of Kafka's cross-key rules; the reason follows on the same line
+
+The rules are the ones KafkaProducer applies when it is built: the default \
+delivery.timeout.ms is raised to linger.ms + request.timeout.ms (an explicit smaller value is \
+an error), and idempotence, on by default, is silently turned off when acks is not all, \
+retries is 0 or max.in.flight.requests.per.connection is above 5 (if the scenario sets \
+enable.idempotence = true itself, that is an error instead). `so:` lines say what the \
+outcome means for duplicates, ordering and acknowledged writes.
+
+A scenario that breaks a rule fails to load with the same file:line:column error as `run`.";
+
+const EXPLAIN_PRODUCER_AFTER: &str = "Examples:
+  kafkalab explain producer quickstart
+  kafkalab explain producer acks1-data-loss --json
+  kafkalab explain producer my-scenario.toml --producer producer-1";
+
+#[derive(Debug, Args)]
+pub struct ExplainProducerArgs {
+    /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
+    pub scenario: String,
+    /// Only the producer with this name (a `[[producers]]` entry's `name`).
+    #[arg(long, value_name = "NAME")]
+    pub producer: Option<String>,
+    /// Print a JSON array with one object per producer: `name`, `idempotence`, `so`,
+    /// `workload` and `config` (each setting's `key`, `value`, `origin`, `why`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the CLI with `args` (including the program name), writing to the given streams.
@@ -275,7 +315,8 @@ fn overview(out: &mut dyn Write) -> CmdResult {
     }
     text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
     text.push_str("  kafkalab describe topics quickstart\n");
-    text.push_str("  kafkalab explain partition alice --partitions 3\n  kafkalab --help\n");
+    text.push_str("  kafkalab explain partition alice --partitions 3\n");
+    text.push_str("  kafkalab explain producer acks1-data-loss\n  kafkalab --help\n");
     out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
 }
@@ -488,5 +529,50 @@ fn explain(cmd: &ExplainCommand, out: &mut dyn Write) -> CmdResult {
             }
             Ok(exit::OK)
         }
+        ExplainCommand::Producer(args) => explain_producer(args, out),
     }
+}
+
+fn explain_producer(args: &ExplainProducerArgs, out: &mut dyn Write) -> CmdResult {
+    let scenario = scenarios::load(&args.scenario).map_err(|e| (e.exit_code(), e.to_string()))?;
+    let producers: Vec<&kafkalab_sim::scenario::ProducerDef> = scenario
+        .producers
+        .iter()
+        .filter(|p| args.producer.as_ref().is_none_or(|name| p.name == *name))
+        .collect();
+    if let Some(name) = &args.producer
+        && producers.is_empty()
+    {
+        let names: Vec<&str> = scenario.producers.iter().map(|p| p.name.as_str()).collect();
+        let valid = if names.is_empty() {
+            "it has none".to_string()
+        } else {
+            format!("its producers: {}", names.join(", "))
+        };
+        return Err((
+            exit::USAGE,
+            format!(
+                "unknown producer `{name}` in scenario {}; {valid}",
+                scenario.name
+            ),
+        ));
+    }
+    let explained: Vec<crate::explain::ProducerExplanation> = producers
+        .iter()
+        .map(|p| crate::explain::ProducerExplanation::of(&scenario, p))
+        .collect();
+    if args.json {
+        return write_json(out, &explained).map(|()| exit::OK);
+    }
+    let text = if explained.is_empty() {
+        format!("Scenario {} has no [[producers]].\n", scenario.name)
+    } else {
+        explained
+            .iter()
+            .map(|e| e.to_text())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    Ok(exit::OK)
 }

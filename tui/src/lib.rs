@@ -8,5 +8,6 @@
 pub mod cli;
 pub mod describe;
 pub mod exit;
+pub mod explain;
 pub mod report;
 pub mod scenarios;

@@ -534,4 +534,132 @@ mod tests {
         c.set("auto.offset.reset", "earliest").expect("valid");
         assert_eq!(c.auto_offset_reset, AutoOffsetReset::Earliest);
     }
+
+    /// A producer config with `settings` applied, resolved.
+    fn resolved(settings: &[(&str, &str)]) -> Result<ProducerConfig, ConfigError> {
+        let mut p = ProducerConfig::default();
+        for (k, v) in settings {
+            p.set(k, v).expect("a valid setting");
+        }
+        p.resolve()
+    }
+
+    fn decision(p: &ProducerConfig, key: &str) -> ConfigDecision {
+        p.decisions()
+            .into_iter()
+            .find(|d| d.key == key)
+            .unwrap_or_else(|| panic!("no decision for {key}"))
+    }
+
+    #[test]
+    fn resolve_keeps_kafka_4_defaults() {
+        let p = resolved(&[]).expect("the defaults are consistent");
+        assert_eq!(p.acks, -1);
+        assert_eq!(p.linger_ms, 5);
+        assert_eq!(p.batch_size, 16_384);
+        assert_eq!(p.buffer_memory, 33_554_432);
+        assert_eq!(p.max_request_size, 1_048_576);
+        assert_eq!(p.max_block_ms, 60_000);
+        assert_eq!(p.max_in_flight, 5);
+        assert_eq!(p.retries, 2_147_483_647);
+        assert_eq!(p.retry_backoff_ms, 100);
+        assert_eq!(p.retry_backoff_max_ms, 1_000);
+        assert_eq!(p.request_timeout_ms, 30_000);
+        assert_eq!(p.delivery_timeout_ms, 120_000);
+        assert!(p.enable_idempotence);
+        assert!(p.partitioner_adaptive);
+        let decisions = p.decisions();
+        assert!(
+            decisions
+                .iter()
+                .all(|d| d.origin == "default" && d.why.is_none()),
+            "{decisions:?}"
+        );
+        let keys: Vec<&str> = decisions.iter().map(|d| d.key).collect();
+        assert_eq!(keys, ProducerConfig::KEYS, "one decision per key, sorted");
+        assert_eq!(decision(&p, "acks").value, "all");
+    }
+
+    #[test]
+    fn explicit_delivery_timeout_below_linger_plus_request_timeout_is_an_error() {
+        let e = resolved(&[("delivery.timeout.ms", "1000")]).unwrap_err();
+        assert_eq!(e.key, "delivery.timeout.ms");
+        assert!(e.message.contains("delivery.timeout.ms"), "{e:?}");
+        assert!(e.message.contains("5 + 30000 = 30005"), "{e:?}");
+        assert!(e.message.contains("got 1000"), "{e:?}");
+        // Exactly the sum is allowed.
+        let p = resolved(&[("delivery.timeout.ms", "30005")]).expect("equal is enough");
+        assert_eq!(decision(&p, "delivery.timeout.ms").origin, "set");
+    }
+
+    #[test]
+    fn default_delivery_timeout_is_raised_for_a_large_request_timeout() {
+        let p = resolved(&[("request.timeout.ms", "200000")]).expect("the default adapts");
+        assert_eq!(p.delivery_timeout_ms, 200_005);
+        let d = decision(&p, "delivery.timeout.ms");
+        assert_eq!((d.value.as_str(), d.origin), ("200005", "adjusted"));
+        assert!(
+            d.why.is_some_and(|w| w.contains("120000")),
+            "names the default"
+        );
+        assert_eq!(decision(&p, "request.timeout.ms").origin, "set");
+    }
+
+    #[test]
+    fn acks_1_alone_turns_idempotence_off_and_says_why() {
+        let p = resolved(&[("acks", "1")]).expect("idempotence was only the default");
+        assert!(!p.enable_idempotence);
+        let d = decision(&p, "enable.idempotence");
+        assert_eq!((d.value.as_str(), d.origin), ("false", "adjusted"));
+        let why = d.why.expect("a reason");
+        assert!(why.contains("acks"), "{why}");
+        assert!(why.contains("not set explicitly"), "{why}");
+        assert_eq!(decision(&p, "acks").origin, "set");
+    }
+
+    #[test]
+    fn explicit_idempotence_with_acks_1_is_an_error_keyed_enable_idempotence() {
+        let e = resolved(&[("enable.idempotence", "true"), ("acks", "1")]).unwrap_err();
+        assert_eq!(e.key, "enable.idempotence");
+        assert!(e.message.contains("`acks`"), "{e:?}");
+        assert!(e.message.contains("Must set acks to all"), "{e:?}");
+        // Explicitly off is simply honoured.
+        let p = resolved(&[("enable.idempotence", "false"), ("acks", "1")]).expect("valid");
+        let d = decision(&p, "enable.idempotence");
+        assert_eq!((d.value.as_str(), d.origin), ("false", "set"));
+    }
+
+    #[test]
+    fn retries_0_turns_idempotence_off() {
+        let p = resolved(&[("retries", "0")]).expect("valid");
+        assert!(!p.enable_idempotence);
+        let d = decision(&p, "enable.idempotence");
+        assert_eq!(d.origin, "adjusted");
+        assert!(d.why.is_some_and(|w| w.contains("retries")));
+        let e = resolved(&[("enable.idempotence", "true"), ("retries", "0")]).unwrap_err();
+        assert_eq!(e.key, "enable.idempotence");
+    }
+
+    #[test]
+    fn more_than_5_in_flight_turns_idempotence_off() {
+        let p = resolved(&[("max.in.flight.requests.per.connection", "6")]).expect("valid");
+        assert!(!p.enable_idempotence);
+        let d = decision(&p, "enable.idempotence");
+        assert_eq!(d.origin, "adjusted");
+        assert!(
+            d.why
+                .is_some_and(|w| w.contains("max.in.flight.requests.per.connection"))
+        );
+        let p = resolved(&[("max.in.flight.requests.per.connection", "5")]).expect("valid");
+        assert!(p.enable_idempotence, "5 is still allowed");
+    }
+
+    #[test]
+    fn transactional_id_is_rejected() {
+        let e = ProducerConfig::default()
+            .set("transactional.id", "tx-1")
+            .unwrap_err();
+        assert_eq!(e.key, "transactional.id");
+        assert!(e.message.contains("transactions"), "{e:?}");
+    }
 }
