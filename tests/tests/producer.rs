@@ -159,3 +159,84 @@ fn bad_producer_settings_are_refused_with_the_rule() {
     let back = acks1.with_producer_config("acks", "all").expect("valid");
     assert!(back.producers[0].config.enable_idempotence);
 }
+
+/// Three single-replica brokers; broker-3 is paused from 5s to 15s, so the queue of its
+/// partition grows. Null keys go to the sticky partitioner.
+fn slow_broker_scenario(adaptive: bool) -> Arc<kafkalab_sim::scenario::Scenario> {
+    let text = format!(
+        r#"
+name = "slow-broker"
+duration = "20s"
+[cluster]
+brokers = 3
+[network]
+latency = "1ms"
+[[topics]]
+name = "events"
+partitions = 3
+replicas = [[1], [2], [3]]
+[[producers]]
+name = "producer-1"
+topic = "events"
+rate = 1000
+[producers.config]
+"batch.size" = 200
+"partitioner.adaptive.partitioning.enable" = {adaptive}
+[[timeline]]
+at = "5s"
+action = "pause"
+node = "broker-3"
+[[timeline]]
+at = "15s"
+action = "resume"
+node = "broker-3"
+"#
+    );
+    Arc::new(kafkalab_sim::scenario::parse_scenario(&text, "slow-broker.toml").expect("valid"))
+}
+
+#[test]
+fn adaptive_partitioning_sends_less_to_a_slow_broker() {
+    // Records sent to each partition over the run.
+    let per_partition = |adaptive: bool| -> Vec<usize> {
+        let sim = run(&slow_broker_scenario(adaptive), 1);
+        let mut counts = vec![0; 3];
+        for send in sim.history().sends.values() {
+            counts[send.tp.partition as usize] += 1;
+        }
+        counts
+    };
+    let uniform = per_partition(false);
+    let adaptive = per_partition(true);
+    // Uniform: a third each, whatever the broker's speed. Adaptive: partition 2's queue is
+    // long, so its weight (maxQueue + 1 - queue) drops and it gets much less new data.
+    let share = |c: &[usize]| c[2] as f64 / c.iter().sum::<usize>() as f64;
+    assert!(
+        share(&adaptive) < share(&uniform) * 0.8,
+        "adaptive {adaptive:?} vs uniform {uniform:?}"
+    );
+}
+
+#[test]
+fn an_explicit_partition_wins_over_keys() {
+    let text = r#"
+name = "explicit"
+duration = "3s"
+[[topics]]
+name = "events"
+partitions = 3
+[[producers]]
+name = "producer-1"
+topic = "events"
+rate = 10
+keys = ["alice", "bob", "carol"]
+partition = 2
+"#;
+    let s = Arc::new(kafkalab_sim::scenario::parse_scenario(text, "explicit.toml").expect("valid"));
+    let sim = run(&s, 1);
+    assert!(sim.history().sends.len() >= 20);
+    assert!(sim.history().sends.values().all(|r| r.tp.partition == 2));
+    let bad = text.replace("partition = 2", "partition = 3");
+    let e = kafkalab_sim::scenario::parse_scenario(&bad, "explicit.toml").unwrap_err();
+    assert!(e.to_string().contains("partition 3 does not exist"), "{e}");
+}
