@@ -223,8 +223,10 @@ impl ProducerConfig {
     ///   smaller value is a `ConfigException`; the default is raised to the sum.
     /// - Idempotence (on by default since 3.0) requires `acks=all`, `retries > 0` and
     ///   `max.in.flight.requests.per.connection <= 5`. If the user set `enable.idempotence`
-    ///   and a requirement fails, configuration fails; if idempotence is only the default, it
-    ///   is silently turned off (Kafka logs it at INFO).
+    ///   and a requirement fails, configuration fails; if idempotence is only the default, a
+    ///   conflicting `acks` or `retries` silently turns it off (Kafka logs it at INFO), while
+    ///   more than 5 in flight is an error since Kafka 4.0 (KAFKA-17927) unless
+    ///   `enable.idempotence = false`.
     /// - `retry.backoff.max.ms` below `retry.backoff.ms` is raised to it (Kafka's
     ///   `ExponentialBackoff` never waits less than the initial backoff).
     pub fn resolve(mut self) -> Result<Self, ConfigError> {
@@ -259,6 +261,19 @@ impl ProducerConfig {
             ));
             self.retry_backoff_max_ms = self.retry_backoff_ms;
         }
+        if self.enable_idempotence && self.max_in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
+            // Kafka 4.0 (KAFKA-17927): no longer a silent downgrade, whether idempotence was
+            // set or only the default.
+            return Err(bad(
+                "max.in.flight.requests.per.connection",
+                format!(
+                    "To use the idempotent producer, max.in.flight.requests.per.connection must \
+                     be set to at most 5. Current value is {}. (Set enable.idempotence = false \
+                     to allow more requests in flight.)",
+                    self.max_in_flight
+                ),
+            ));
+        }
         if self.enable_idempotence {
             let mut conflicts = Vec::new();
             if self.retries == 0 {
@@ -274,18 +289,6 @@ impl ProducerConfig {
                     "Must set acks to all in order to use the idempotent producer. Otherwise \
                      we cannot guarantee idempotence.",
                     format!("acks is set to {}, not to all", self.acks),
-                ));
-            }
-            if self.max_in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
-                conflicts.push((
-                    "max.in.flight.requests.per.connection",
-                    "Must set max.in.flight.requests.per.connection to at most 5 to use the \
-                     idempotent producer.",
-                    format!(
-                        "max.in.flight.requests.per.connection is set to {}, which is greater \
-                         than 5",
-                        self.max_in_flight
-                    ),
                 ));
             }
             if let Some((key, message, _)) = conflicts.first()
@@ -641,15 +644,20 @@ mod tests {
     }
 
     #[test]
-    fn more_than_5_in_flight_turns_idempotence_off() {
-        let p = resolved(&[("max.in.flight.requests.per.connection", "6")]).expect("valid");
-        assert!(!p.enable_idempotence);
-        let d = decision(&p, "enable.idempotence");
-        assert_eq!(d.origin, "adjusted");
+    fn more_than_5_in_flight_is_an_error_unless_idempotence_is_off() {
+        // Kafka 4.0 (KAFKA-17927): the default idempotence no longer steps aside.
+        let e = resolved(&[("max.in.flight.requests.per.connection", "6")]).unwrap_err();
+        assert_eq!(e.key, "max.in.flight.requests.per.connection");
         assert!(
-            d.why
-                .is_some_and(|w| w.contains("max.in.flight.requests.per.connection"))
+            e.message.contains("at most 5. Current value is 6."),
+            "{e:?}"
         );
+        let p = resolved(&[
+            ("max.in.flight.requests.per.connection", "6"),
+            ("enable.idempotence", "false"),
+        ])
+        .expect("valid without idempotence");
+        assert_eq!(p.max_in_flight, 6);
         let p = resolved(&[("max.in.flight.requests.per.connection", "5")]).expect("valid");
         assert!(p.enable_idempotence, "5 is still allowed");
     }
