@@ -124,17 +124,7 @@ impl Partitioner {
         }
         let partition = match self.sticky.get(topic) {
             Some(s) => s.partition,
-            None => {
-                let partition = self.next_partition(topic, num_partitions, metadata, rng);
-                self.sticky.insert(
-                    topic.clone(),
-                    StickyPartition {
-                        partition,
-                        produced_bytes: 0,
-                    },
-                );
-                partition
-            }
+            None => self.switch_sticky(topic, num_partitions, metadata, rng),
         };
         Some(Choice {
             partition,
@@ -162,15 +152,25 @@ impl Partitioner {
         let limit = config.batch_size;
         if produced >= limit.saturating_mul(2) || (produced >= limit && enable_switch) {
             let num_partitions = metadata.partition_count(topic).unwrap_or(0).max(1);
-            let partition = self.next_partition(topic, num_partitions, metadata, rng);
-            self.sticky.insert(
-                topic.clone(),
-                StickyPartition {
-                    partition,
-                    produced_bytes: 0,
-                },
-            );
+            self.switch_sticky(topic, num_partitions, metadata, rng);
         }
+    }
+
+    /// Picks the next sticky partition of `topic` and restarts its byte count.
+    fn switch_sticky(
+        &mut self,
+        topic: &Arc<str>,
+        num_partitions: i32,
+        metadata: &ClientMetadata,
+        rng: &mut SimRng,
+    ) -> i32 {
+        let partition = self.next_partition(topic, num_partitions, metadata, rng);
+        let state = StickyPartition {
+            partition,
+            produced_bytes: 0,
+        };
+        self.sticky.insert(topic.clone(), state);
+        partition
     }
 
     /// Adaptive mode: the accumulator's view of the queues (see

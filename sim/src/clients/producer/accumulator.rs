@@ -272,11 +272,6 @@ impl RecordAccumulator {
         self.used_memory
     }
 
-    /// Records waiting in queues or in flight.
-    pub fn pending_records(&self) -> usize {
-        self.store.values().map(|b| b.records.len()).sum()
-    }
-
     /// A crash: everything is gone.
     pub fn clear(&mut self) -> Vec<ProducerBatch> {
         self.queues.clear();

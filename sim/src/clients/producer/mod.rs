@@ -156,11 +156,6 @@ impl Producer {
         self.in_flight.len()
     }
 
-    /// Records in the accumulator or in flight, not yet completed.
-    pub fn pending_records(&self) -> usize {
-        self.accumulator.pending_records()
-    }
-
     /// Bytes of `buffer.memory` taken by live batches.
     pub fn buffer_used(&self) -> u64 {
         self.accumulator.used_memory()
@@ -412,10 +407,7 @@ impl Producer {
             Ok(()) => {
                 out.cancel_timer(Timer::MaxBlock);
                 self.flush_extra(out);
-                if !self.ticking && self.workload_left() && self.metadata.is_ready() {
-                    self.ticking = true;
-                    out.set_timer_at(Timer::ProduceTick, out.now());
-                }
+                self.ensure_ticking(out);
             }
             Err(still) => self.blocked = Some(still),
         }

@@ -14,7 +14,6 @@
 //! is written again by its retry.
 
 use super::accumulator::ProducerBatch;
-use super::idempotence::Idempotence;
 use super::{InFlightProduce, Producer, ProducerOut};
 use crate::clients::partitioner::PartitionLoadStats;
 use crate::kernel::{NodeId, SimTime};
@@ -413,11 +412,11 @@ impl Producer {
             }
         }
         let had_requests = self.in_flight.values().any(|r| r.node == peer);
-        self.fail_connection(peer, None, out);
         if metadata_lost || had_requests {
             self.refresh_metadata(out);
         }
-        self.run_sender(out);
+        // Fails the requests, then runs the sender once.
+        self.fail_connection(peer, None, out);
     }
 
     fn fail_connection(&mut self, node: NodeId, timed_out: Option<i32>, out: ProducerOut) {
@@ -596,11 +595,6 @@ impl Producer {
             .batches()
             .map(|(_, b)| b.created_ms + self.config.delivery_timeout_ms)
             .min()
-    }
-
-    /// Whether `tp` has a sequenced batch outstanding (tests and the lab).
-    pub fn has_inflight_sequences(&self, tp: &TopicPartition) -> bool {
-        Idempotence::has_inflight_batches(&self.accumulator.store, tp)
     }
 }
 
