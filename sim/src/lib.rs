@@ -11,6 +11,7 @@
 pub mod broker;
 pub mod clients;
 pub mod controller;
+pub mod group;
 pub mod history;
 pub mod kernel;
 pub mod log;

@@ -300,6 +300,8 @@ impl Broker {
             | KafkaMsg::AlterPartition(_)
             | KafkaMsg::InitProducerIdResponse(_)
             | KafkaMsg::AllocateProducerIds(_) => {}
+            // Consumer-group RPCs: handled once the coordinator lands.
+            _ => {}
         }
     }
 

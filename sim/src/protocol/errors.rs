@@ -57,6 +57,7 @@ pub enum Errors {
     // its index, so inserting one above would change the hash of every recorded run.
     InvalidPartitions = 37,
     InvalidReplicationFactor = 38,
+    TopicAlreadyExists = 36,
 }
 
 impl Errors {
@@ -97,6 +98,7 @@ impl Errors {
             RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             InvalidPartitions => "INVALID_PARTITIONS",
             InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
+            TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
             NotController => "NOT_CONTROLLER",
             OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             DuplicateSequenceNumber => "DUPLICATE_SEQUENCE_NUMBER",

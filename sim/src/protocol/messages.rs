@@ -6,6 +6,7 @@
 //! values, so what a consumer receives is exactly what the leader's log holds.
 
 use super::errors::Errors;
+use super::group::*;
 use super::kraft::*;
 use crate::kernel::{MessageKind, NodeId};
 use crate::log::{ProducerInfo, RecordBatch, SimpleRecord};
@@ -235,6 +236,22 @@ pub enum KafkaMsg {
     InitProducerIdResponse(InitProducerIdResponse),
     AllocateProducerIds(AllocateProducerIdsRequest),
     AllocateProducerIdsResponse(AllocateProducerIdsResponse),
+    FindCoordinator(FindCoordinatorRequest),
+    FindCoordinatorResponse(FindCoordinatorResponse),
+    JoinGroup(JoinGroupRequest),
+    JoinGroupResponse(JoinGroupResponse),
+    SyncGroup(SyncGroupRequest),
+    SyncGroupResponse(SyncGroupResponse),
+    Heartbeat(HeartbeatRequest),
+    HeartbeatResponse(HeartbeatResponse),
+    LeaveGroup(LeaveGroupRequest),
+    LeaveGroupResponse(LeaveGroupResponse),
+    OffsetCommit(OffsetCommitRequest),
+    OffsetCommitResponse(OffsetCommitResponse),
+    OffsetFetch(OffsetFetchRequest),
+    OffsetFetchResponse(OffsetFetchResponse),
+    CreateTopics(CreateTopicsRequest),
+    CreateTopicsResponse(CreateTopicsResponse),
 }
 
 impl MessageKind for KafkaMsg {
@@ -260,6 +277,22 @@ impl MessageKind for KafkaMsg {
             KafkaMsg::InitProducerIdResponse(_) => "InitProducerIdResponse",
             KafkaMsg::AllocateProducerIds(_) => "AllocateProducerIds",
             KafkaMsg::AllocateProducerIdsResponse(_) => "AllocateProducerIdsResponse",
+            KafkaMsg::FindCoordinator(_) => "FindCoordinator",
+            KafkaMsg::FindCoordinatorResponse(_) => "FindCoordinatorResponse",
+            KafkaMsg::JoinGroup(_) => "JoinGroup",
+            KafkaMsg::JoinGroupResponse(_) => "JoinGroupResponse",
+            KafkaMsg::SyncGroup(_) => "SyncGroup",
+            KafkaMsg::SyncGroupResponse(_) => "SyncGroupResponse",
+            KafkaMsg::Heartbeat(_) => "Heartbeat",
+            KafkaMsg::HeartbeatResponse(_) => "HeartbeatResponse",
+            KafkaMsg::LeaveGroup(_) => "LeaveGroup",
+            KafkaMsg::LeaveGroupResponse(_) => "LeaveGroupResponse",
+            KafkaMsg::OffsetCommit(_) => "OffsetCommit",
+            KafkaMsg::OffsetCommitResponse(_) => "OffsetCommitResponse",
+            KafkaMsg::OffsetFetch(_) => "OffsetFetch",
+            KafkaMsg::OffsetFetchResponse(_) => "OffsetFetchResponse",
+            KafkaMsg::CreateTopics(_) => "CreateTopics",
+            KafkaMsg::CreateTopicsResponse(_) => "CreateTopicsResponse",
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Client-side partition assignors (range, roundrobin, sticky, cooperative-sticky).
