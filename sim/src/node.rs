@@ -59,6 +59,12 @@ pub enum Timer {
     MetadataRefresh,
     /// Consumer: retry fetching after `retry.backoff.ms`.
     FetchBackoff,
+    /// Coordinator: a group's join phase ends (initial delay or rebalance timeout).
+    GroupJoin(Arc<str>),
+    /// Coordinator: members that have not sent SyncGroup by now are removed.
+    GroupSync(Arc<str>),
+    /// Coordinator: a member's session expires (group, member).
+    GroupHeartbeat(Arc<str>, Arc<str>),
 }
 
 /// User inputs a node can receive through a command.
@@ -263,6 +269,110 @@ pub enum Note {
         count: i32,
         error: Errors,
         message: String,
+    },
+    // --- group coordinator (broker) ---
+    /// The broker became leader of a `__consumer_offsets` partition and rebuilt its groups
+    /// and offsets from the log.
+    CoordinatorLoaded {
+        partition: i32,
+        groups: usize,
+        offsets: usize,
+    },
+    /// The broker stopped leading a `__consumer_offsets` partition; its groups moved away.
+    CoordinatorUnloaded {
+        partition: i32,
+    },
+    GroupMemberJoined {
+        group: Arc<str>,
+        member: Arc<str>,
+        instance: Option<Arc<str>>,
+    },
+    /// A static member came back with a new member id; the old id is fenced.
+    StaticMemberReplaced {
+        group: Arc<str>,
+        instance: Arc<str>,
+        old_member: Arc<str>,
+        member: Arc<str>,
+    },
+    GroupPreparingRebalance {
+        group: Arc<str>,
+        generation: i32,
+        reason: String,
+    },
+    GroupMemberRemoved {
+        group: Arc<str>,
+        member: Arc<str>,
+        reason: String,
+    },
+    /// The join phase ended with no members: a new, empty generation.
+    GroupEmpty {
+        group: Arc<str>,
+        generation: i32,
+    },
+    /// The join phase ended: a new generation, its protocol and leader.
+    GroupCompletingRebalance {
+        group: Arc<str>,
+        generation: i32,
+        protocol: Arc<str>,
+        leader: Arc<str>,
+        members: usize,
+    },
+    /// The leader's assignment arrived: the generation is Stable.
+    GroupStable {
+        group: Arc<str>,
+        generation: i32,
+        assignment: Vec<(Arc<str>, Vec<TopicPartition>)>,
+    },
+    OffsetsCommitted {
+        group: Arc<str>,
+        generation: i32,
+        offsets: Vec<(TopicPartition, i64)>,
+    },
+    OffsetCommitRejected {
+        group: Arc<str>,
+        member: Arc<str>,
+        generation: i32,
+        error: Errors,
+    },
+    // --- consumer in a group ---
+    CoordinatorDiscovered {
+        group: Arc<str>,
+        broker: i32,
+    },
+    /// `onPartitionsAssigned`.
+    PartitionsAssigned {
+        group: Arc<str>,
+        generation: i32,
+        partitions: Vec<TopicPartition>,
+    },
+    /// `onPartitionsRevoked` (eager: everything before rejoining; cooperative: what moved).
+    PartitionsRevoked {
+        group: Arc<str>,
+        partitions: Vec<TopicPartition>,
+    },
+    /// `onPartitionsLost`: the member was no longer in the group when it found out.
+    PartitionsLost {
+        group: Arc<str>,
+        partitions: Vec<TopicPartition>,
+    },
+    /// The consumer left the group on its own (`max.poll.interval.ms` exceeded).
+    LeftGroup {
+        group: Arc<str>,
+        member: Arc<str>,
+        reason: String,
+    },
+    /// The application finished processing one record.
+    Processed {
+        tp: TopicPartition,
+        offset: i64,
+        value: Option<Arc<str>>,
+    },
+    /// A commit the application asked for failed (`CommitFailedException`,
+    /// `RebalanceInProgressException`, a timeout); `local` when it never reached the broker.
+    CommitFailed {
+        group: Arc<str>,
+        error: Errors,
+        local: bool,
     },
 }
 

@@ -70,11 +70,13 @@ impl Simulation {
         for record in &bootstrap {
             image.apply(record);
         }
+        let offsets_topic = scenario.offsets_topic_def();
         for id in &broker_ids {
             let config = scenario.broker_config_for(*id);
             let topic_configs: BTreeMap<Arc<str>, LogConfig> = scenario
                 .topics
                 .iter()
+                .chain(std::iter::once(&offsets_topic))
                 .map(|t| (t.name.clone(), scenario.log_config_for(*id, t)))
                 .collect();
             let epoch = image.brokers.get(id).map(|b| b.epoch);
@@ -93,6 +95,7 @@ impl Simulation {
         let topic_configs: BTreeMap<Arc<str>, LogConfig> = scenario
             .topics
             .iter()
+            .chain(std::iter::once(&offsets_topic))
             .map(|t| (t.name.clone(), t.config.clone()))
             .collect();
         // Every broker registered once, as incarnation 1, before the run began.

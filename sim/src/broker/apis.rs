@@ -79,7 +79,7 @@ impl Broker {
     }
 
     /// `Partition.appendRecordsToLeader`: returns the first and last offsets written.
-    fn append_to_leader(
+    pub(super) fn append_to_leader(
         &mut self,
         data: ProducePartitionData,
         acks: i16,
@@ -156,6 +156,9 @@ impl Broker {
                 tp: tp.clone(),
                 high_watermark: hw,
             });
+            if &*tp.topic == CONSUMER_OFFSETS_TOPIC {
+                self.coordinator.on_high_watermark(tp.partition, hw, out);
+            }
             self.complete_delayed_fetches(out);
         }
         self.try_complete_delayed_produces(tp, out);

@@ -43,6 +43,16 @@ pub struct BrokerConfig {
     /// Not a Kafka setting: which follower truncation protocol the broker speaks, to show the
     /// bugs that KIP-101 and KIP-279 fixed next to the fix. See [`FollowerTruncation`].
     pub sim_follower_truncation: FollowerTruncation,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` when it is created.
+    pub offsets_topic_num_partitions: i32,
+    /// `offsets.topic.replication.factor` (capped by the number of brokers; see README).
+    pub offsets_topic_replication_factor: i16,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_rebalance_delay_ms: i64,
+    /// `group.min.session.timeout.ms`.
+    pub group_min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub group_max_session_timeout_ms: i32,
 }
 
 /// How a follower finds out what to truncate after a leader change.
@@ -109,6 +119,11 @@ impl BrokerConfig {
         "replica.socket.timeout.ms",
         "replica.high.watermark.checkpoint.interval.ms",
         "sim.follower.truncation",
+        "offsets.topic.num.partitions",
+        "offsets.topic.replication.factor",
+        "group.initial.rebalance.delay.ms",
+        "group.min.session.timeout.ms",
+        "group.max.session.timeout.ms",
     ];
 
     pub fn new(node_id: i32) -> Self {
@@ -129,6 +144,11 @@ impl BrokerConfig {
             replica_socket_timeout_ms: 30_000,
             replica_high_watermark_checkpoint_interval_ms: 5_000,
             sim_follower_truncation: FollowerTruncation::Kip279,
+            offsets_topic_num_partitions: 50,
+            offsets_topic_replication_factor: 3,
+            group_initial_rebalance_delay_ms: 3_000,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
         }
     }
 
@@ -174,9 +194,44 @@ impl BrokerConfig {
             "sim.follower.truncation" => {
                 self.sim_follower_truncation = FollowerTruncation::parse(name, value)?
             }
+            "offsets.topic.num.partitions" => {
+                self.offsets_topic_num_partitions = bounded(name, value, 1, 1000)? as i32
+            }
+            "offsets.topic.replication.factor" => {
+                self.offsets_topic_replication_factor = bounded(name, value, 1, 100)? as i16
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.group_initial_rebalance_delay_ms = non_negative_ms(name, value)?
+            }
+            "group.min.session.timeout.ms" => {
+                self.group_min_session_timeout_ms = bounded(name, value, 1, i64::from(i32::MAX))? as i32
+            }
+            "group.max.session.timeout.ms" => {
+                self.group_max_session_timeout_ms = bounded(name, value, 1, i64::from(i32::MAX))? as i32
+            }
             _ => return Err(unknown_key(name, Self::KEYS)),
         }
         Ok(())
+    }
+
+    /// The group coordinator's settings.
+    pub fn group_config(&self) -> crate::group::coordinator::GroupConfig {
+        crate::group::coordinator::GroupConfig {
+            initial_rebalance_delay_ms: self.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms: self.group_min_session_timeout_ms,
+            max_session_timeout_ms: self.group_max_session_timeout_ms,
+            ..Default::default()
+        }
+    }
+}
+
+fn bounded(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64, ConfigError> {
+    match parse_i64(name, value)? {
+        v if (lo..=hi).contains(&v) => Ok(v),
+        v => Err(ConfigError {
+            key: name.to_string(),
+            message: format!("`{name}` must be between {lo} and {hi}, got {v}"),
+        }),
     }
 }
 

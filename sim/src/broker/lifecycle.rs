@@ -249,6 +249,13 @@ impl Broker {
             log_end_offset: leo,
         });
         self.leaders.insert(tp.clone(), partition);
+        if &*tp.topic == CONSUMER_OFFSETS_TOPIC
+            && let Some(log) = self.logs.get(tp)
+        {
+            let partitions = self.image.topics.get(&tp.topic).map_or(1, |p| p.len() as i32);
+            self.coordinator.set_num_partitions(partitions);
+            self.coordinator.load(tp.partition, log, out);
+        }
         if record.leader_recovery_state == LeaderRecoveryState::Recovering {
             // After an unclean election: tell the controller the log is recovered.
             let isr = record.isr.clone();
@@ -270,6 +277,9 @@ impl Broker {
         if was_leader {
             // No longer the leader: its parked produces fail with NOT_LEADER_OR_FOLLOWER.
             self.try_complete_delayed_produces(tp, out);
+        }
+        if &*tp.topic == CONSUMER_OFFSETS_TOPIC {
+            self.coordinator.unload(tp.partition, out);
         }
         out.note(Note::BecameFollower {
             tp: tp.clone(),

@@ -17,6 +17,7 @@
 mod apis;
 pub mod config;
 mod fetcher;
+mod group;
 mod lifecycle;
 pub mod partition;
 mod producer_ids;
@@ -24,6 +25,7 @@ mod producer_ids;
 pub use config::{BrokerConfig, FollowerTruncation};
 pub use partition::LeaderPartition;
 
+use crate::group::coordinator::GroupCoordinator;
 use crate::kernel::{CrashKind, NodeId, Out};
 use crate::log::{LogConfig, UnifiedLog};
 use crate::metadata::MetadataImage;
@@ -82,6 +84,7 @@ enum Outstanding {
     ReplicaFetch(i32),
     LeaderOffsets(i32, TopicPartition),
     AllocateProducerIds,
+    CreateTopics,
 }
 
 /// A Kafka broker.
@@ -117,6 +120,8 @@ pub struct Broker {
     next_delayed_id: u64,
     /// The block of producer ids this broker hands out (`producer_ids.rs`).
     producer_ids: Option<producer_ids::ProducerIdBlock>,
+    /// The group coordinator for the `__consumer_offsets` partitions this broker leads.
+    coordinator: GroupCoordinator,
 }
 
 impl Broker {
@@ -136,6 +141,8 @@ impl Broker {
                 logs.insert(p.tp.clone(), UnifiedLog::new(log_config, 0));
             }
         }
+        let group_config = config.group_config();
+        let offsets_partitions = config.offsets_topic_num_partitions;
         Broker {
             config,
             topic_configs,
@@ -158,7 +165,13 @@ impl Broker {
             delayed_produces: BTreeMap::new(),
             next_delayed_id: 0,
             producer_ids: None,
+            coordinator: GroupCoordinator::new(group_config, offsets_partitions),
         }
+    }
+
+    /// The group coordinator this broker hosts.
+    pub fn coordinator(&self) -> &GroupCoordinator {
+        &self.coordinator
     }
 
     // ----- getters -----
@@ -291,6 +304,14 @@ impl Broker {
             KafkaMsg::AllocateProducerIdsResponse(resp) => {
                 self.handle_allocate_producer_ids(resp, out)
             }
+            KafkaMsg::FindCoordinator(req) => self.handle_find_coordinator(from, req, out),
+            KafkaMsg::CreateTopicsResponse(resp) => self.handle_create_topics(resp, out),
+            msg @ (KafkaMsg::JoinGroup(_)
+            | KafkaMsg::SyncGroup(_)
+            | KafkaMsg::Heartbeat(_)
+            | KafkaMsg::LeaveGroup(_)
+            | KafkaMsg::OffsetCommit(_)
+            | KafkaMsg::OffsetFetch(_)) => self.handle_group_request(from, msg, out),
             // Requests for the controller, and responses for clients.
             KafkaMsg::MetadataResponse(_)
             | KafkaMsg::ProduceResponse(_)
@@ -299,9 +320,15 @@ impl Broker {
             | KafkaMsg::MetadataFetch(_)
             | KafkaMsg::AlterPartition(_)
             | KafkaMsg::InitProducerIdResponse(_)
-            | KafkaMsg::AllocateProducerIds(_) => {}
-            // Consumer-group RPCs: handled once the coordinator lands.
-            _ => {}
+            | KafkaMsg::AllocateProducerIds(_)
+            | KafkaMsg::CreateTopics(_)
+            | KafkaMsg::FindCoordinatorResponse(_)
+            | KafkaMsg::JoinGroupResponse(_)
+            | KafkaMsg::SyncGroupResponse(_)
+            | KafkaMsg::HeartbeatResponse(_)
+            | KafkaMsg::LeaveGroupResponse(_)
+            | KafkaMsg::OffsetCommitResponse(_)
+            | KafkaMsg::OffsetFetchResponse(_) => {}
         }
     }
 
@@ -354,6 +381,9 @@ impl Broker {
                 self.maybe_fetch_from(leader, out);
             }
             Timer::RequestTimeout(id) => self.request_timed_out(id, out),
+            Timer::GroupJoin(_) | Timer::GroupSync(_) | Timer::GroupHeartbeat(..) => {
+                self.on_group_timer(timer, out)
+            }
             _ => {}
         }
     }
@@ -396,6 +426,7 @@ impl Broker {
         self.delayed_fetches.clear();
         self.delayed_produces.clear();
         self.producer_ids = None;
+        self.coordinator.reset();
         if kind == CrashKind::PowerLoss {
             for (tp, log) in &mut self.logs {
                 let records = log.lose_unflushed();
@@ -417,7 +448,8 @@ impl Broker {
             | Outstanding::Heartbeat
             | Outstanding::MetadataFetch
             | Outstanding::AlterPartition(_)
-            | Outstanding::AllocateProducerIds => Some(self.controller),
+            | Outstanding::AllocateProducerIds
+            | Outstanding::CreateTopics => Some(self.controller),
             Outstanding::ReplicaFetch(leader) | Outstanding::LeaderOffsets(leader, _) => {
                 self.image.broker_node(*leader)
             }
@@ -432,7 +464,7 @@ impl Broker {
             Outstanding::Registration => {
                 out.set_timer_ms(Timer::Heartbeat, self.config.broker_heartbeat_interval_ms)
             }
-            Outstanding::Heartbeat | Outstanding::AllocateProducerIds => {}
+            Outstanding::Heartbeat | Outstanding::AllocateProducerIds | Outstanding::CreateTopics => {}
             Outstanding::MetadataFetch => {
                 out.set_timer_ms(Timer::MetadataFetchRetry, METADATA_RETRY_BACKOFF_MS)
             }

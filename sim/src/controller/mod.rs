@@ -161,6 +161,7 @@ impl Controller {
             KafkaMsg::MetadataFetch(req) => self.handle_metadata_fetch(from, req, out),
             KafkaMsg::AlterPartition(req) => self.handle_alter_partition(from, req, out),
             KafkaMsg::AllocateProducerIds(req) => self.handle_allocate_producer_ids(from, req, out),
+            KafkaMsg::CreateTopics(req) => self.handle_create_topics(from, req, out),
             // Client requests reach a controller only by mistake; Kafka answers them from
             // its own listener with NOT_CONTROLLER-like errors. Nothing to do here.
             _ => {}
@@ -451,6 +452,63 @@ impl Controller {
     }
 
     // ----- topics -----
+
+    /// CreateTopics (`ReplicationControlManager.createTopics`), as a broker forwards it to
+    /// create `__consumer_offsets`: each topic is placed over the unfenced brokers like a
+    /// scenario's topics, every partition led by its first replica in epoch 0.
+    fn handle_create_topics(&mut self, from: NodeId, req: CreateTopicsRequest, out: ControllerOut) {
+        let mut results = Vec::new();
+        for t in &req.topics {
+            let error = if self.image.topics.contains_key(&t.name) {
+                Errors::TopicAlreadyExists
+            } else {
+                let unfenced: Vec<i32> = self
+                    .image
+                    .brokers
+                    .values()
+                    .filter(|b| !b.fenced)
+                    .map(|b| b.id)
+                    .collect();
+                let rf = t.replication_factor.max(1) as usize;
+                if t.num_partitions < 1 {
+                    Errors::InvalidPartitions
+                } else if unfenced.len() < rf {
+                    Errors::InvalidReplicationFactor
+                } else {
+                    self.append(MetadataRecord::Topic {
+                        name: t.name.clone(),
+                        partitions: t.num_partitions,
+                    });
+                    let placements = assign_replicas(&unfenced, t.num_partitions, rf, out.rng());
+                    for (p, replicas) in placements.into_iter().enumerate() {
+                        self.append(MetadataRecord::Partition(PartitionRecord {
+                            tp: TopicPartition::new(t.name.clone(), p as i32),
+                            leader: replicas.first().copied().unwrap_or(NO_LEADER),
+                            isr: replicas.clone(),
+                            replicas,
+                            leader_epoch: 0,
+                            partition_epoch: 0,
+                            leader_recovery_state: LeaderRecoveryState::Recovered,
+                        }));
+                    }
+                    out.note(Note::PartitionsCreated {
+                        topic: t.name.clone(),
+                        previous_count: 0,
+                        count: t.num_partitions,
+                    });
+                    Errors::None
+                }
+            };
+            results.push((t.name.clone(), error));
+        }
+        out.send(
+            from,
+            KafkaMsg::CreateTopicsResponse(CreateTopicsResponse {
+                correlation_id: req.correlation_id,
+                topics: results,
+            }),
+        );
+    }
 
     fn partition_count(&self, topic: &str) -> Option<i32> {
         self.image.topics.get(topic).map(|parts| parts.len() as i32)

@@ -6,3 +6,4 @@
 //! member runs the assignor on its own machine and hands the result back through SyncGroup.
 
 pub mod assignor;
+pub mod coordinator;

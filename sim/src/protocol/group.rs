@@ -87,6 +87,8 @@ pub struct JoinGroupResponse {
     pub member_id: Arc<str>,
     /// Every member's subscription for the chosen protocol — to the leader only.
     pub members: Vec<JoinGroupMember>,
+    /// KIP-814: a static leader that rejoined without a rebalance must not assign again.
+    pub skip_assignment: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

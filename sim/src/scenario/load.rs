@@ -151,6 +151,28 @@ impl Scenario {
         config
     }
 
+    /// `__consumer_offsets` as brokers create it on first use: compacted, 100 MiB segments,
+    /// the cluster's other topic defaults. (Its partition count and replication factor are
+    /// decided at creation time, from `offsets.topic.*`.)
+    pub fn offsets_topic_def(&self) -> TopicDef {
+        let overrides = vec![
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            ("segment.bytes".to_string(), "104857600".to_string()),
+        ];
+        let mut config = LogConfig::default();
+        for (key, value) in self.topic_defaults.iter().chain(overrides.iter()) {
+            let _ = config.set(key, value);
+        }
+        TopicDef {
+            name: crate::protocol::CONSUMER_OFFSETS_TOPIC.into(),
+            partitions: self.broker_config.offsets_topic_num_partitions,
+            replication_factor: self.broker_config.offsets_topic_replication_factor as u32,
+            replicas: None,
+            config,
+            overrides,
+        }
+    }
+
     /// The scenario with one more `[cluster.config]` setting, applied to every broker (over
     /// per-broker overrides too), the controller, or the topic defaults — e.g. to replay a
     /// scenario with `sim.follower.truncation = pre-kip-101`.
