@@ -54,6 +54,14 @@ pub struct History {
     pub leader_elections: u64,
     /// Producer batches sent again, by the error that made them retry.
     pub retries: BTreeMap<Errors, u64>,
+    /// How many times each value was processed by a consumer application.
+    pub processed: BTreeMap<Arc<str>, u32>,
+    /// Topics some consumer application processed records of.
+    pub processed_topics: std::collections::BTreeSet<Arc<str>>,
+    /// Completed join phases of consumer groups (new generations with members).
+    pub rebalances: u64,
+    /// Commits refused by a coordinator (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`, ...).
+    pub rejected_commits: u64,
 }
 
 impl History {
@@ -104,6 +112,14 @@ impl History {
             Note::SendUnknown { value, .. } => self.resolve(value, Outcome::Unknown),
             Note::LeaderElected { leader, .. } if *leader >= 0 => self.leader_elections += 1,
             Note::BatchRetried { error, .. } => *self.retries.entry(*error).or_default() += 1,
+            Note::Processed { tp, value, .. } => {
+                self.processed_topics.insert(tp.topic.clone());
+                if let Some(value) = value {
+                    *self.processed.entry(value.clone()).or_default() += 1;
+                }
+            }
+            Note::GroupCompletingRebalance { .. } => self.rebalances += 1,
+            Note::OffsetCommitRejected { .. } => self.rejected_commits += 1,
             Note::Polled { records, .. } => {
                 for (_, value) in records {
                     self.consumed += 1;
@@ -153,6 +169,12 @@ pub struct Summary {
     pub unseen: u64,
     /// Leader elections the controller made (to a live broker).
     pub leader_elections: u64,
+    /// Consumer-group rebalances (join phases that produced a generation with members).
+    pub rebalances: u64,
+    /// Records a consumer application processed more than once.
+    pub processed_twice: u64,
+    /// Records in the final log of a topic that applications consume, never processed.
+    pub never_processed: u64,
 }
 
 impl Summary {
@@ -161,7 +183,12 @@ impl Summary {
         history: &History,
         final_logs: impl IntoIterator<Item = (&'a TopicPartition, &'a UnifiedLog)>,
     ) -> Summary {
-        let final_logs: BTreeMap<&TopicPartition, &UnifiedLog> = final_logs.into_iter().collect();
+        // Internal topics (`__consumer_offsets`) hold the model's own records, not the
+        // applications'.
+        let final_logs: BTreeMap<&TopicPartition, &UnifiedLog> = final_logs
+            .into_iter()
+            .filter(|(tp, _)| !tp.topic.starts_with("__"))
+            .collect();
         let mut placed: BTreeMap<&str, u32> = BTreeMap::new();
         for log in final_logs.values() {
             for value in log.records().filter_map(|r| r.value.as_deref()) {
@@ -174,8 +201,22 @@ impl Summary {
             consumed: history.consumed,
             duplicate_in_log: placed.values().filter(|n| **n > 1).count() as u64,
             leader_elections: history.leader_elections,
+            rebalances: history.rebalances,
+            processed_twice: history.processed.values().filter(|n| **n > 1).count() as u64,
             ..Summary::default()
         };
+        for (tp, log) in &final_logs {
+            if !history.processed_topics.contains(&tp.topic) {
+                continue;
+            }
+            let hw = log.high_watermark();
+            s.never_processed += log
+                .records()
+                .filter(|r| r.offset < hw)
+                .filter_map(|r| r.value.as_ref())
+                .filter(|v| !history.processed.contains_key(*v))
+                .count() as u64;
+        }
         for (value, send) in &history.sends {
             match send.outcome {
                 Outcome::Acked { offset } => {

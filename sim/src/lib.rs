@@ -24,4 +24,6 @@ pub mod utils;
 
 pub use history::Summary;
 pub use node::KafkaNode;
-pub use simulation::{ActionError, Simulation, StampedAction};
+pub use simulation::{
+    ActionError, GroupView, MemberView, PartitionOffsetView, Simulation, StampedAction,
+};

@@ -59,6 +59,16 @@ pub enum Timer {
     MetadataRefresh,
     /// Consumer: retry fetching after `retry.backoff.ms`.
     FetchBackoff,
+    /// Consumer: the heartbeat thread's next beat (`heartbeat.interval.ms`).
+    ConsumerHeartbeat,
+    /// Consumer: look the group coordinator up again, or retry a group request.
+    CoordinatorRetry,
+    /// Consumer: `max.poll.interval.ms` since the application last called `poll()`.
+    PollTimeout,
+    /// Consumer: the next auto-commit is due (`auto.commit.interval.ms`).
+    AutoCommit,
+    /// Consumer application: the current record is processed.
+    ProcessRecord,
     /// Coordinator: a group's join phase ends (initial delay or rebalance timeout).
     GroupJoin(Arc<str>),
     /// Coordinator: members that have not sent SyncGroup by now are removed.
@@ -371,8 +381,10 @@ pub enum Note {
     /// `RebalanceInProgressException`, a timeout); `local` when it never reached the broker.
     CommitFailed {
         group: Arc<str>,
-        error: Errors,
-        local: bool,
+        /// The broker's answer; `None` when the client refused before sending.
+        error: Option<Errors>,
+        /// The exception the application sees.
+        exception: &'static str,
     },
 }
 

@@ -10,7 +10,9 @@ use crate::broker::Broker;
 use crate::clients::{Consumer, Producer};
 use crate::controller::Controller;
 use crate::history::{History, Summary};
-use crate::kernel::{At, Command, CrashKind, NodeId, SimTime, Steppable, TraceEvent, World};
+use crate::kernel::{
+    At, Command, CrashKind, NodeId, NodeStatus, SimTime, Steppable, TraceEvent, World,
+};
 use crate::log::{LogConfig, UnifiedLog};
 use crate::metadata::{MetadataImage, assign_replicas};
 use crate::node::{Input, KafkaNode};
@@ -24,6 +26,40 @@ use crate::scenario::{
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// A consumer group as `kafka-consumer-groups --describe` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GroupView {
+    pub group: Arc<str>,
+    /// The broker id of its coordinator.
+    pub coordinator: i32,
+    pub state: &'static str,
+    pub generation: i32,
+    pub protocol: Option<Arc<str>>,
+    pub leader: Option<Arc<str>>,
+    pub members: Vec<MemberView>,
+    pub offsets: Vec<PartitionOffsetView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MemberView {
+    pub member_id: Arc<str>,
+    pub group_instance_id: Option<Arc<str>>,
+    pub client_id: Arc<str>,
+    /// The node the member connects from.
+    pub host: Option<String>,
+    pub assignment: Vec<TopicPartition>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PartitionOffsetView {
+    pub tp: TopicPartition,
+    pub committed: Option<i64>,
+    pub log_end_offset: Option<i64>,
+    pub lag: Option<i64>,
+    /// The member it is assigned to, if any.
+    pub member_id: Option<Arc<str>>,
+}
 
 /// An action stamped with when it applies: one entry of a run's command log.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -215,6 +251,97 @@ impl Simulation {
             .iter()
             .filter_map(|id| Some((*id, self.broker(*id)?.log(tp)?)))
             .collect()
+    }
+
+    /// Every consumer group as its coordinator sees it now, by group id: state,
+    /// generation, members with their assignments, and per partition the committed offset,
+    /// the log end offset (the HW, what consumers can read) and the lag. A group whose
+    /// coordinator is down or not loaded is missing (Kafka's tool would time out on it).
+    pub fn groups(&self) -> Vec<GroupView> {
+        let mut views: BTreeMap<Arc<str>, GroupView> = BTreeMap::new();
+        for id in 1..=self.scenario.brokers as i32 {
+            let Some(node) = self.broker_node(id) else { continue };
+            if matches!(
+                self.world.status(node),
+                Some(NodeStatus::Crashed | NodeStatus::Removed) | None
+            ) {
+                continue;
+            }
+            let Some(broker) = self.broker(id) else { continue };
+            let coordinator = broker.coordinator();
+            for g in coordinator.groups() {
+                if views.contains_key(&g.group_id) {
+                    continue;
+                }
+                let members = g
+                    .members
+                    .values()
+                    .map(|m| MemberView {
+                        member_id: m.member_id.clone(),
+                        group_instance_id: m.group_instance_id.clone(),
+                        client_id: m.client_id.clone(),
+                        host: (m.client_host.0 != u32::MAX)
+                            .then(|| self.world.name(m.client_host).to_string()),
+                        assignment: m.assignment.clone(),
+                    })
+                    .collect::<Vec<_>>();
+                let committed = coordinator.committed(&g.group_id);
+                let mut tps: Vec<TopicPartition> =
+                    committed.map(|c| c.keys().cloned().collect()).unwrap_or_default();
+                for m in &members {
+                    tps.extend(m.assignment.iter().cloned());
+                }
+                tps.sort();
+                tps.dedup();
+                let offsets = tps
+                    .into_iter()
+                    .map(|tp| {
+                        let committed = committed.and_then(|c| c.get(&tp)).map(|v| v.offset);
+                        let log_end = self.final_logs_for(&tp);
+                        let owner = members
+                            .iter()
+                            .find(|m| m.assignment.contains(&tp))
+                            .map(|m| m.member_id.clone());
+                        PartitionOffsetView {
+                            lag: match (committed, log_end) {
+                                (Some(c), Some(e)) => Some((e - c).max(0)),
+                                _ => None,
+                            },
+                            tp,
+                            committed,
+                            log_end_offset: log_end,
+                            member_id: owner,
+                        }
+                    })
+                    .collect();
+                views.insert(
+                    g.group_id.clone(),
+                    GroupView {
+                        group: g.group_id.clone(),
+                        coordinator: id,
+                        state: g.state.name(),
+                        generation: g.generation_id,
+                        protocol: g.protocol_name.clone(),
+                        leader: g.leader_id.clone(),
+                        members,
+                        offsets,
+                    },
+                );
+            }
+        }
+        views.into_values().collect()
+    }
+
+    /// The high watermark of `tp` on its leader (what `kafka-consumer-groups` calls
+    /// LOG-END-OFFSET: the end a consumer can read to).
+    fn final_logs_for(&self, tp: &TopicPartition) -> Option<i64> {
+        let p = self.metadata().partition(tp)?;
+        let owner = if p.leader != NO_LEADER {
+            p.leader
+        } else {
+            *p.isr.first()?
+        };
+        Some(self.broker(owner)?.log(tp)?.high_watermark())
     }
 
     /// The run's summary numbers as of now.
@@ -444,6 +571,7 @@ impl Simulation {
             def.name.as_str(),
             def.config.clone(),
             def.subscription.clone(),
+            def.app,
             self.bootstrap(),
         )))
     }

@@ -112,6 +112,9 @@ impl Broker {
     /// parks their answers until the HW passes them. A failed append answers at once with
     /// the coordinator error Kafka maps it to.
     fn perform_writes(&mut self, writes: Vec<Write>, out: BrokerOut) {
+        if writes.is_empty() {
+            return;
+        }
         for w in writes {
             let tp = TopicPartition::new(CONSUMER_OFFSETS_TOPIC, w.partition);
             let now = out.now_ms();
@@ -143,5 +146,7 @@ impl Broker {
                 }
             }
         }
+        // Followers long-polling on these partitions get the new records now.
+        self.complete_delayed_fetches(out);
     }
 }

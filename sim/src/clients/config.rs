@@ -3,8 +3,10 @@
 //! Only settings the model acts on are accepted; any other key is an error that lists the valid
 //! ones, so a scenario never silently configures something the simulation ignores.
 
-use crate::broker::config::{non_negative_ms, positive_ms, unknown_key};
+use crate::broker::config::{non_negative_ms, parse_bool, positive_ms, unknown_key};
+use std::sync::Arc;
 use crate::log::ConfigError;
+use crate::group::assignor::Assignor;
 use serde::Serialize;
 
 fn bad(name: &str, message: String) -> ConfigError {
@@ -430,11 +432,38 @@ pub struct ConsumerConfig {
     pub request_timeout_ms: i64,
     pub metadata_max_age_ms: i64,
     pub retry_backoff_ms: i64,
+    /// `group.id`; `None` = no group (assign mode, no commits).
+    pub group_id: Option<Arc<str>>,
+    /// `group.instance.id` (static membership, KIP-345).
+    pub group_instance_id: Option<Arc<str>>,
+    /// `client.id`; empty = the consumer's name.
+    pub client_id: Arc<str>,
+    pub session_timeout_ms: i64,
+    pub heartbeat_interval_ms: i64,
+    /// Also the rebalance timeout the member sends in JoinGroup.
+    pub max_poll_interval_ms: i64,
+    /// `enable.auto.commit`; `None` = not set (Kafka: true with a group.id).
+    pub enable_auto_commit: Option<bool>,
+    pub auto_commit_interval_ms: i64,
+    /// `partition.assignment.strategy`, in preference order.
+    pub partition_assignment_strategy: Vec<Assignor>,
+    /// `default.api.timeout.ms`: how long `commitSync` keeps retrying.
+    pub default_api_timeout_ms: i64,
 }
 
 impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
+            group_id: None,
+            group_instance_id: None,
+            client_id: Arc::from(""),
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            enable_auto_commit: None,
+            auto_commit_interval_ms: 5_000,
+            partition_assignment_strategy: vec![Assignor::Range, Assignor::CooperativeSticky],
+            default_api_timeout_ms: 60_000,
             auto_offset_reset: AutoOffsetReset::Latest,
             fetch_min_bytes: 1,
             fetch_max_wait_ms: 500,
@@ -460,7 +489,46 @@ impl ConsumerConfig {
         "metadata.max.age.ms",
         "retry.backoff.ms",
         "isolation.level",
+        "group.id",
+        "group.instance.id",
+        "client.id",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "partition.assignment.strategy",
+        "default.api.timeout.ms",
+        "group.protocol",
     ];
+
+    /// Whether offsets are committed automatically: `enable.auto.commit`, which Kafka turns
+    /// on by default only for consumers with a `group.id`.
+    pub fn auto_commit(&self) -> bool {
+        self.group_id.is_some() && self.enable_auto_commit.unwrap_or(true)
+    }
+
+    /// Cross-key checks Kafka's `ConsumerConfig` makes at construction.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.group_id.is_none() && self.enable_auto_commit == Some(true) {
+            return Err(bad(
+                "enable.auto.commit",
+                "`enable.auto.commit` cannot be set to true when no `group.id` is used \
+                 (Kafka's InvalidConfigurationException)"
+                    .to_string(),
+            ));
+        }
+        if self.group_id.is_some() && self.heartbeat_interval_ms >= self.session_timeout_ms {
+            return Err(bad(
+                "heartbeat.interval.ms",
+                format!(
+                    "`heartbeat.interval.ms` ({}) must be lower than `session.timeout.ms` ({})",
+                    self.heartbeat_interval_ms, self.session_timeout_ms
+                ),
+            ));
+        }
+        Ok(())
+    }
 
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         match name {
@@ -499,6 +567,59 @@ impl ConsumerConfig {
                         format!(
                             "`isolation.level` must be read_uncommitted or read_committed, got `{other}`"
                         ),
+                    ));
+                }
+            },
+            "group.id" => {
+                let v = value.trim();
+                self.group_id = (!v.is_empty()).then(|| Arc::from(v));
+            }
+            "group.instance.id" => {
+                let v = value.trim();
+                self.group_instance_id = (!v.is_empty()).then(|| Arc::from(v));
+            }
+            "client.id" => self.client_id = Arc::from(value.trim()),
+            "session.timeout.ms" => self.session_timeout_ms = positive_ms(name, value)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval_ms = positive_ms(name, value)?,
+            "max.poll.interval.ms" => self.max_poll_interval_ms = positive_ms(name, value)?,
+            "enable.auto.commit" => self.enable_auto_commit = Some(parse_bool(name, value)?),
+            "auto.commit.interval.ms" => {
+                self.auto_commit_interval_ms = non_negative_ms(name, value)?
+            }
+            "default.api.timeout.ms" => self.default_api_timeout_ms = positive_ms(name, value)?,
+            "partition.assignment.strategy" => {
+                let mut list = Vec::new();
+                for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let Some(a) = Assignor::from_name(item) else {
+                        let names: Vec<&str> = Assignor::ALL.iter().map(|a| a.name()).collect();
+                        return Err(bad(
+                            name,
+                            format!(
+                                "unknown assignor `{item}`; valid: {} (or Kafka's class names)",
+                                names.join(", ")
+                            ),
+                        ));
+                    };
+                    list.push(a);
+                }
+                if list.is_empty() {
+                    return Err(bad(name, "name at least one assignor".to_string()));
+                }
+                self.partition_assignment_strategy = list;
+            }
+            "group.protocol" => match value.trim() {
+                "classic" => {}
+                "consumer" => {
+                    return Err(bad(
+                        name,
+                        "`group.protocol = consumer` (KIP-848) is not modelled yet; use `classic`"
+                            .to_string(),
+                    ));
+                }
+                other => {
+                    return Err(bad(
+                        name,
+                        format!("`group.protocol` must be classic or consumer, got `{other}`"),
                     ));
                 }
             },

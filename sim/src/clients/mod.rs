@@ -8,5 +8,5 @@ pub mod partitioner;
 pub mod producer;
 
 pub use config::{AutoOffsetReset, ConsumerConfig, PartitionerClass, ProducerConfig};
-pub use consumer::{Consumer, Subscription};
+pub use consumer::{AppConfig, Consumer, Semantics, Subscription};
 pub use producer::{Keys, Producer, Workload};

@@ -8,7 +8,9 @@
 use super::action::Action;
 use super::spec::{ConfigMap, ConsumerSpec, ProducerSpec, ScenarioFile, TopicSpec};
 use crate::broker::BrokerConfig;
-use crate::clients::{ConsumerConfig, Keys, ProducerConfig, Subscription, Workload};
+use crate::clients::{
+    AppConfig, ConsumerConfig, Keys, ProducerConfig, Semantics, Subscription, Workload,
+};
 use crate::controller::ControllerConfig;
 use crate::kernel::{LinkConfig, Probability, parse_duration};
 use crate::log::{ConfigError, LogConfig};
@@ -69,6 +71,7 @@ pub struct ConsumerDef {
     pub name: String,
     pub config: ConsumerConfig,
     pub subscription: Subscription,
+    pub app: AppConfig,
     pub start_us: u64,
 }
 
@@ -821,10 +824,49 @@ fn consumer_def(
     };
     let mut config = ConsumerConfig::default();
     apply_configs(loc, span, &c.config, |k, v| config.set(k, v))?;
+    let semantics = match c.semantics.as_deref() {
+        None => Semantics::default(),
+        Some(name) => Semantics::parse(name).ok_or_else(|| {
+            loc.error(
+                loc.key_in(span, "semantics"),
+                Some("semantics"),
+                format!(
+                    "unknown semantics `{name}`; valid: {}",
+                    Semantics::NAMES.join(", ")
+                ),
+            )
+        })?,
+    };
+    if semantics.commits_manually() {
+        if config.group_id.is_none() {
+            return Err(loc.error(
+                loc.key_in(span, "semantics"),
+                Some("semantics"),
+                format!(
+                    "`{}` commits offsets, which needs a `group.id` in the consumer's config",
+                    semantics.name()
+                ),
+            ));
+        }
+        // An application that commits by itself turns auto-commit off, unless told otherwise.
+        config.enable_auto_commit.get_or_insert(false);
+    }
+    if let Err(e) = config.validate() {
+        return Err(loc.error(loc.key_in(span, "config"), Some(&e.key), e.message));
+    }
+    let processing_time_ms = match &c.processing_time {
+        None => 0,
+        Some(t) => (duration(loc, loc.key_in(span, "processing_time"), "processing_time", t)?
+            / 1_000) as i64,
+    };
     Ok(ConsumerDef {
         name: c.name.clone(),
         config,
         subscription,
+        app: AppConfig {
+            semantics,
+            processing_time_ms,
+        },
         start_us: start_us(loc, span, &c.start)?,
     })
 }

@@ -146,6 +146,11 @@ pub struct ConsumerSpec {
     pub partitions: Option<Vec<i32>>,
     /// When the consumer starts, e.g. `"5s"`.
     pub start: Option<String>,
+    /// The application's delivery semantic: `auto-commit` (default),
+    /// `commit-before-process` (at-most-once) or `process-then-commit` (at-least-once).
+    pub semantics: Option<String>,
+    /// Time the application spends on each record, e.g. `"20ms"` (default 0).
+    pub processing_time: Option<String>,
     #[serde(default)]
     pub config: ConfigMap,
 }
