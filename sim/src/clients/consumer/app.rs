@@ -30,8 +30,11 @@ pub enum Semantics {
 }
 
 impl Semantics {
-    pub const NAMES: &'static [&'static str] =
-        &["auto-commit", "commit-before-process", "process-then-commit"];
+    pub const NAMES: &'static [&'static str] = &[
+        "auto-commit",
+        "commit-before-process",
+        "process-then-commit",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -162,11 +165,15 @@ impl Consumer {
         }
     }
 
-    /// The application's `commitSync()` returned (successfully or with an exception, which
-    /// the application logs and carries on from).
-    pub(super) fn app_commit_done(&mut self, out: ConsumerOut) {
+    /// The application's `commitSync()` returned, successfully or with an exception. An
+    /// at-most-once application that could not commit skips the batch (processing it could
+    /// process it twice); an at-least-once one logs the failure and polls again.
+    pub(super) fn app_commit_done(&mut self, ok: bool, out: ConsumerOut) {
         match self.app.phase {
             Phase::CommittingBefore => {
+                if !ok {
+                    self.app.batch.clear();
+                }
                 self.app.phase = Phase::Processing;
                 self.process_next(out);
             }

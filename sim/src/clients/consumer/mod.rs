@@ -24,10 +24,10 @@ pub use app::{AppConfig, Semantics};
 
 use super::config::{AutoOffsetReset, ConsumerConfig};
 use super::metadata::ClientMetadata;
+use crate::group::assignor::RebalanceProtocol;
 use crate::kernel::{CrashKind, NodeId, Out};
 use crate::node::{Input, KafkaNode, Note, Timer};
 use crate::protocol::*;
-use crate::group::assignor::RebalanceProtocol;
 use app::App;
 use group::Membership;
 use serde::Serialize;
@@ -174,7 +174,14 @@ impl Consumer {
     }
 
     /// Sends a request and arms its timeout.
-    fn request(&mut self, node: NodeId, msg: KafkaMsg, pending: Pending, timeout: i64, out: ConsumerOut) {
+    fn request(
+        &mut self,
+        node: NodeId,
+        msg: KafkaMsg,
+        pending: Pending,
+        timeout: i64,
+        out: ConsumerOut,
+    ) {
         let id = correlation_id(&msg);
         out.send(node, msg);
         out.set_timer_ms(Timer::RequestTimeout(id), timeout);
@@ -421,7 +428,13 @@ impl Consumer {
             replica_id: CONSUMER_REPLICA_ID,
             partitions,
         });
-        self.request(node, msg, Pending::ListOffsets(node, tps), self.config.request_timeout_ms, out);
+        self.request(
+            node,
+            msg,
+            Pending::ListOffsets(node, tps),
+            self.config.request_timeout_ms,
+            out,
+        );
     }
 
     fn send_fetch(&mut self, node: NodeId, partitions: Vec<FetchPartition>, out: ConsumerOut) {
@@ -526,7 +539,11 @@ impl Consumer {
     fn take_records(&mut self, out: ConsumerOut) -> Vec<(TopicPartition, i64, Option<Arc<str>>)> {
         let mut taken = Vec::new();
         let eager = group::rebalance_protocol(&self.config) == RebalanceProtocol::Eager;
-        if self.group.as_ref().is_some_and(|g| g.pending_revocation(eager)) {
+        if self
+            .group
+            .as_ref()
+            .is_some_and(|g| g.pending_revocation(eager))
+        {
             return taken;
         }
         let max = self.config.max_poll_records as usize;
