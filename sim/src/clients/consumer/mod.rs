@@ -36,6 +36,9 @@ use std::sync::Arc;
 
 type ConsumerOut<'a, 'b> = &'a mut Out<'b, KafkaNode>;
 
+/// Fetched `(offset, value)` pairs of one partition, waiting for `poll()`.
+type Fetched = VecDeque<(i64, Option<Arc<str>>)>;
+
 /// What the consumer reads.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,7 +98,7 @@ pub struct Consumer {
     /// The next offset `poll()` returns, per assigned partition.
     positions: BTreeMap<TopicPartition, i64>,
     /// Fetched records not yet returned by `poll()`.
-    buffered: BTreeMap<TopicPartition, VecDeque<(i64, Option<Arc<str>>)>>,
+    buffered: BTreeMap<TopicPartition, Fetched>,
     /// Partitions stuck with `NoOffsetForPartitionException` until a seek.
     no_offset: BTreeSet<TopicPartition>,
     /// Assigned partitions waiting for their committed offset (OffsetFetch).

@@ -1391,3 +1391,6 @@ pub fn with_error(msg: KafkaMsg, error: Errors) -> KafkaMsg {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests;
