@@ -1,1 +1,3 @@
 //! Client-side partition assignors (range, roundrobin, sticky, cooperative-sticky).
+
+pub mod java_map;
