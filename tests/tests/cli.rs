@@ -598,3 +598,35 @@ fn explain_producer_reports_a_bad_scenario_like_run() {
     assert_eq!((run_code, run_err), (code, err), "the same error as `run`");
     let _ = std::fs::remove_file(path);
 }
+
+// `explain coordinator`: which broker coordinates a group.
+
+#[test]
+fn explain_coordinator_prints_java_hash_and_offsets_partition() {
+    // "hello".hashCode() = 99162322 in Java; 99162322 % 50 = 22.
+    let v = run_json(&["explain", "coordinator", "hello", "--json"]);
+    assert_eq!(
+        v,
+        serde_json::json!({"group": "hello", "hash": 99_162_322, "partition": 22})
+    );
+    // A negative hash goes through Utils.abs: "my-group".hashCode() = -1906497762.
+    let (code, text, _) = cli(&["explain", "coordinator", "my-group", "--partitions", "50"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("-1906497762"), "{text}");
+    assert!(text.contains("1906497762 % 50 = 12"), "{text}");
+    assert!(text.contains("__consumer_offsets-12"), "{text}");
+    // Integer.MIN_VALUE hashes to partition 0 (abs(MIN_VALUE) = 0).
+    let v = run_json(&["explain", "coordinator", "polygenelubricants", "--json"]);
+    assert_eq!(
+        (v["hash"].as_i64(), v["partition"].as_i64()),
+        (Some(i64::from(i32::MIN)), Some(0))
+    );
+}
+
+#[test]
+fn explain_coordinator_rejects_zero_partitions() {
+    let (code, out, err) = cli(&["explain", "coordinator", "g", "--partitions", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("--partitions"), "{err}");
+}
