@@ -32,6 +32,7 @@ const AFTER_HELP: &str = "Examples:
   kafkalab explain partition alice --partitions 3
   kafkalab explain producer acks1-data-loss
   kafkalab explain coordinator my-group
+  kafkalab explain assign --input group.toml
 
 Exit codes: 0 ok, 1 error, 2 usage or malformed scenario, 3 expectation or invariant
 violated, 4 liveness, 5 non-determinism.";
@@ -231,6 +232,10 @@ pub enum ExplainCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a partition assignor (range, roundrobin, sticky, cooperative-sticky) on a group
+    /// described in a TOML file, as the group's leader does in a rebalance.
+    #[command(long_about = crate::assign::LONG_ABOUT, after_long_help = crate::assign::AFTER_LONG_HELP)]
+    Assign(ExplainAssignArgs),
 }
 
 const EXPLAIN_COORDINATOR_LONG: &str = "Which partition of the internal __consumer_offsets topic \
@@ -241,6 +246,18 @@ rebalances.
 The partition is Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions (default 50), \
 with Java's String.hashCode over UTF-16 code units. Unlike record keys (murmur2 and \
 toPositive), it uses abs, and Kafka's abs(Integer.MIN_VALUE) is 0.";
+
+#[derive(Debug, Args)]
+pub struct ExplainAssignArgs {
+    /// The group to assign: a TOML file with `strategy`, `[topics]` and `[[members]]`
+    /// (see `kafkalab explain assign --help`).
+    #[arg(long, value_name = "FILE")]
+    pub input: std::path::PathBuf,
+    /// Print `{"strategy", "assignment": {member: [partitions]}}`, plus `"withheld"` for
+    /// cooperative-sticky.
+    #[arg(long)]
+    pub json: bool,
+}
 
 const EXPLAIN_PRODUCER_LONG: &str = "Explain a scenario's producers before running it: for each \
 producer, its workload (topic, rate, keys and the partition each key hashes to) and every \
@@ -561,6 +578,7 @@ fn explain(cmd: &ExplainCommand, out: &mut dyn Write) -> CmdResult {
             partitions,
             json,
         } => explain_coordinator(group, *partitions, *json, out),
+        ExplainCommand::Assign(args) => explain_assign(args, out),
     }
 }
 
@@ -584,6 +602,12 @@ fn explain_coordinator(group: &str, partitions: i32, json: bool, out: &mut dyn W
         );
         out.write_all(text.as_bytes()).map_err(io_error)?;
     }
+    Ok(exit::OK)
+}
+
+fn explain_assign(args: &ExplainAssignArgs, out: &mut dyn Write) -> CmdResult {
+    let text = crate::assign::explain_file(&args.input, args.json)?;
+    out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
 }
 
