@@ -61,6 +61,13 @@ pub fn java_string_hash(s: &str) -> i32 {
     })
 }
 
+/// The `__consumer_offsets` partition that stores a group's offsets and metadata; its leader
+/// is the group's coordinator: `Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions`
+/// (`GroupCoordinator.partitionFor`). Note `abs`, not `toPositive` as for record keys.
+pub fn group_partition(group_id: &str, partitions: i32) -> i32 {
+    abs(java_string_hash(group_id)) % partitions.max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +84,17 @@ mod tests {
         // "hello".hashCode() == 99162322 in Java; "" is 0.
         assert_eq!(java_string_hash("hello"), 99_162_322);
         assert_eq!(java_string_hash(""), 0);
+    }
+
+    #[test]
+    fn group_partition_is_abs_of_java_hash_mod_partitions() {
+        // "hello".hashCode() = 99162322; 99162322 % 50 = 22.
+        assert_eq!(group_partition("hello", 50), 22);
+        // "polygenelubricants".hashCode() == Integer.MIN_VALUE, and Utils.abs(MIN_VALUE) = 0.
+        assert_eq!(java_string_hash("polygenelubricants"), i32::MIN);
+        assert_eq!(group_partition("polygenelubricants", 50), 0);
+        // A negative hash: "my-group".hashCode() = -1906497762; 1906497762 % 50 = 12.
+        assert_eq!(java_string_hash("my-group"), -1_906_497_762);
+        assert_eq!(group_partition("my-group", 50), 12);
     }
 }

@@ -598,3 +598,196 @@ fn explain_producer_reports_a_bad_scenario_like_run() {
     assert_eq!((run_code, run_err), (code, err), "the same error as `run`");
     let _ = std::fs::remove_file(path);
 }
+
+// `explain coordinator` and `explain assign`: the consumer-group side of `explain`.
+
+#[test]
+fn explain_coordinator_prints_java_hash_and_offsets_partition() {
+    // "hello".hashCode() = 99162322 in Java; 99162322 % 50 = 22.
+    let v = run_json(&["explain", "coordinator", "hello", "--json"]);
+    assert_eq!(
+        v,
+        serde_json::json!({"group": "hello", "hash": 99_162_322, "partition": 22})
+    );
+    // A negative hash goes through Utils.abs: "my-group".hashCode() = -1906497762.
+    let (code, text, _) = cli(&["explain", "coordinator", "my-group", "--partitions", "50"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("-1906497762"), "{text}");
+    assert!(text.contains("1906497762 % 50 = 12"), "{text}");
+    assert!(text.contains("__consumer_offsets-12"), "{text}");
+    // Integer.MIN_VALUE hashes to partition 0 (abs(MIN_VALUE) = 0).
+    let v = run_json(&["explain", "coordinator", "polygenelubricants", "--json"]);
+    assert_eq!(
+        (v["hash"].as_i64(), v["partition"].as_i64()),
+        (Some(i64::from(i32::MIN)), Some(0))
+    );
+}
+
+#[test]
+fn explain_coordinator_rejects_zero_partitions() {
+    let (code, out, err) = cli(&["explain", "coordinator", "g", "--partitions", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("--partitions"), "{err}");
+}
+
+/// Writes an `explain assign` input file for one test.
+fn assign_file(test: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "kafkalab-assign-{test}-{}.toml",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).expect("input written");
+    path
+}
+
+const C4_2_INPUT: &str = "strategy = \"cooperative-sticky\"
+[topics]
+topic = 4
+[[members]]
+id = \"consumer1\"
+topics = [\"topic\"]
+owned = [\"topic-0\", \"topic-1\"]
+[[members]]
+id = \"consumer2\"
+topics = [\"topic\"]
+owned = [\"topic-0\", \"topic-2\"]
+[[members]]
+id = \"consumer3\"
+topics = [\"topic\"]
+owned = []
+";
+
+#[test]
+fn explain_assign_json_reproduces_vector_c4_2() {
+    // CooperativeStickyAssignorTest: topic-0 is claimed by consumer1 and consumer2 in the same
+    // generation, so it is withheld in the first round.
+    let path = assign_file("c4-2", C4_2_INPUT);
+    let path_s = path.to_string_lossy().into_owned();
+    let v = run_json(&["explain", "assign", "--input", &path_s, "--json"]);
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "strategy": "cooperative-sticky",
+            "assignment": {
+                "consumer1": ["topic-1", "topic-3"],
+                "consumer2": ["topic-2"],
+                "consumer3": [],
+            },
+            "withheld": ["topic-0"],
+        })
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn explain_assign_text_lists_members_in_file_order() {
+    // RangeAssignorTest.testStaticMemberRangeAssignmentPersistent (static members sort
+    // first), plus a fifth member on topic2 alone: topic2's 4 partitions run out before it.
+    let path = assign_file(
+        "range-text",
+        "strategy = \"org.apache.kafka.clients.consumer.RangeAssignor\"
+[topics]
+topic1 = 5
+topic2 = 4
+[[members]]
+id = \"consumer4\"
+topics = [\"topic1\", \"topic2\"]
+[[members]]
+id = \"consumer1\"
+instance = \"instance1\"
+topics = [\"topic1\", \"topic2\"]
+[[members]]
+id = \"consumer2\"
+instance = \"instance2\"
+topics = [\"topic1\", \"topic2\"]
+[[members]]
+id = \"consumer3\"
+instance = \"instance3\"
+topics = [\"topic1\", \"topic2\"]
+[[members]]
+id = \"idle\"
+topics = [\"topic2\"]
+",
+    );
+    let path_s = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["explain", "assign", "--input", &path_s]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "consumer4: topic1-4, topic2-3\n\
+         consumer1: topic1-0, topic1-1, topic2-0\n\
+         consumer2: topic1-2, topic2-1\n\
+         consumer3: topic1-3, topic2-2\n\
+         idle: (none)\n"
+    );
+    let (code, text, _) = cli(&["explain", "assign", "--input", &path_s, "--json"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("\"strategy\":\"range\""), "{text}");
+    assert!(
+        !text.contains("withheld"),
+        "only cooperative-sticky withholds: {text}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn explain_assign_text_names_the_withheld_partition() {
+    let path = assign_file("c4-text", C4_2_INPUT);
+    let path_s = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["explain", "assign", "--input", &path_s]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("consumer1: topic-1, topic-3\nconsumer2: topic-2\nconsumer3: (none)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("withheld: topic-0 (owned by consumer1 and consumer2, to consumer3"),
+        "{out}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn explain_assign_bad_input_exits_2_naming_file_line_and_key() {
+    let body = "[topics]\nt1 = 3\n[[members]]\nid = \"c1\"\ntopics = [\"t1\"]\n";
+    // An unknown strategy lists the four names.
+    let path = assign_file("bad-strategy", &format!("strategy = \"sticki\"\n{body}"));
+    let path_s = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["explain", "assign", "--input", &path_s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains(&format!("{path_s}:1:12: `strategy`")), "{err}");
+    assert!(
+        err.contains("range, roundrobin, sticky, cooperative-sticky"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(path);
+
+    // An owned partition of an unknown topic, and one beyond the topic's partitions.
+    for (owned, needle) in [("t9-0", "unknown topic `t9`"), ("t1-3", "numbered 0 to 2")] {
+        let text = format!("strategy = \"sticky\"\n{body}owned = [\"{owned}\"]\n");
+        let path = assign_file("bad-owned", &text);
+        let path_s = path.to_string_lossy().into_owned();
+        let (code, out, err) = cli(&["explain", "assign", "--input", &path_s]);
+        assert_eq!(code, 2, "{err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(
+            err.contains(&format!("{path_s}:7:")) && err.contains("`owned`"),
+            "{err}"
+        );
+        assert!(err.contains(needle), "{err}");
+        let _ = std::fs::remove_file(path);
+    }
+
+    // A missing file.
+    let missing = std::env::temp_dir().join("kafkalab-assign-does-not-exist.toml");
+    let missing_s = missing.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["explain", "assign", "--input", &missing_s]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(&missing_s) && err.contains("cannot read"),
+        "{err}"
+    );
+}

@@ -9,7 +9,9 @@ use crate::scenarios;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use kafkalab_sim::Simulation;
 use kafkalab_sim::kernel::{SimTime, parse_duration};
-use kafkalab_sim::utils::{murmur2, partition_for_key, to_positive};
+use kafkalab_sim::utils::{
+    abs, group_partition, java_string_hash, murmur2, partition_for_key, to_positive,
+};
 use serde::Serialize;
 use std::ffi::OsString;
 use std::io::Write;
@@ -29,6 +31,8 @@ const AFTER_HELP: &str = "Examples:
   kafkalab describe topics leader-failure --at 20s
   kafkalab explain partition alice --partitions 3
   kafkalab explain producer acks1-data-loss
+  kafkalab explain coordinator my-group
+  kafkalab explain assign --input group.toml
 
 Exit codes: 0 ok, 1 error, 2 usage or malformed scenario, 3 expectation or invariant
 violated, 4 liveness, 5 non-determinism.";
@@ -215,6 +219,44 @@ pub enum ExplainCommand {
     /// A scenario's producers: each setting's effective value and why (default, set, adjusted).
     #[command(long_about = EXPLAIN_PRODUCER_LONG, after_long_help = EXPLAIN_PRODUCER_AFTER)]
     Producer(ExplainProducerArgs),
+    /// Which __consumer_offsets partition stores a group, and so which broker coordinates it:
+    /// Utils.abs(javaHashCode(group)) % partitions.
+    #[command(long_about = EXPLAIN_COORDINATOR_LONG)]
+    Coordinator {
+        /// The group id (`group.id`), hashed with Java's String.hashCode.
+        group: String,
+        /// `offsets.topic.num.partitions`: the partition count of __consumer_offsets.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i32).range(1..))]
+        partitions: i32,
+        /// Print `{"group", "hash", "partition"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a partition assignor (range, roundrobin, sticky, cooperative-sticky) on a group
+    /// described in a TOML file, as the group's leader does in a rebalance.
+    #[command(long_about = crate::assign::LONG_ABOUT, after_long_help = crate::assign::AFTER_LONG_HELP)]
+    Assign(ExplainAssignArgs),
+}
+
+const EXPLAIN_COORDINATOR_LONG: &str = "Which partition of the internal __consumer_offsets topic \
+stores a consumer group's committed offsets and membership. The leader of that partition is the \
+group's coordinator: the broker that FindCoordinator returns and that runs the group's \
+rebalances.
+
+The partition is Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions (default 50), \
+with Java's String.hashCode over UTF-16 code units. Unlike record keys (murmur2 and \
+toPositive), it uses abs, and Kafka's abs(Integer.MIN_VALUE) is 0.";
+
+#[derive(Debug, Args)]
+pub struct ExplainAssignArgs {
+    /// The group to assign: a TOML file with `strategy`, `[topics]` and `[[members]]`
+    /// (see `kafkalab explain assign --help`).
+    #[arg(long, value_name = "FILE")]
+    pub input: std::path::PathBuf,
+    /// Print `{"strategy", "assignment": {member: [partitions]}}`, plus `"withheld"` for
+    /// cooperative-sticky.
+    #[arg(long)]
+    pub json: bool,
 }
 
 const EXPLAIN_PRODUCER_LONG: &str = "Explain a scenario's producers before running it: for each \
@@ -316,7 +358,8 @@ fn overview(out: &mut dyn Write) -> CmdResult {
     text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
     text.push_str("  kafkalab describe topics quickstart\n");
     text.push_str("  kafkalab explain partition alice --partitions 3\n");
-    text.push_str("  kafkalab explain producer acks1-data-loss\n  kafkalab --help\n");
+    text.push_str("  kafkalab explain producer acks1-data-loss\n");
+    text.push_str("  kafkalab explain coordinator my-group\n  kafkalab --help\n");
     out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
 }
@@ -530,7 +573,42 @@ fn explain(cmd: &ExplainCommand, out: &mut dyn Write) -> CmdResult {
             Ok(exit::OK)
         }
         ExplainCommand::Producer(args) => explain_producer(args, out),
+        ExplainCommand::Coordinator {
+            group,
+            partitions,
+            json,
+        } => explain_coordinator(group, *partitions, *json, out),
+        ExplainCommand::Assign(args) => explain_assign(args, out),
     }
+}
+
+fn explain_coordinator(group: &str, partitions: i32, json: bool, out: &mut dyn Write) -> CmdResult {
+    let hash = java_string_hash(group);
+    let partition = group_partition(group, partitions);
+    if json {
+        write_json(
+            out,
+            &serde_json::json!({ "group": group, "hash": hash, "partition": partition }),
+        )?;
+    } else {
+        let text = format!(
+            "group       {group:?} (group.id)\n\
+             hashCode    {hash} (Java String.hashCode, signed 32-bit)\n\
+             abs         {} (Utils.abs, with abs(MIN_VALUE) = 0)\n\
+             partition   {} % {partitions} = {partition} (__consumer_offsets-{partition}; \
+             its leader is the group coordinator)\n",
+            abs(hash),
+            abs(hash),
+        );
+        out.write_all(text.as_bytes()).map_err(io_error)?;
+    }
+    Ok(exit::OK)
+}
+
+fn explain_assign(args: &ExplainAssignArgs, out: &mut dyn Write) -> CmdResult {
+    let text = crate::assign::explain_file(&args.input, args.json)?;
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    Ok(exit::OK)
 }
 
 fn explain_producer(args: &ExplainProducerArgs, out: &mut dyn Write) -> CmdResult {

@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assign;
 pub mod cli;
 pub mod describe;
 pub mod exit;
