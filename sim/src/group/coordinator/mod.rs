@@ -108,7 +108,7 @@ impl GroupCoordinator {
 
     /// `partitionFor(groupId)`: `Utils.abs(groupId.hashCode()) % numPartitions`.
     pub fn partition_for(&self, group_id: &str) -> i32 {
-        crate::utils::abs(crate::utils::java_string_hash(group_id)) % self.num_partitions
+        crate::utils::group_partition(group_id, self.num_partitions)
     }
 
     pub fn group(&self, group_id: &str) -> Option<&ClassicGroup> {
@@ -243,7 +243,7 @@ impl GroupCoordinator {
         }
         let num = self.num_partitions;
         self.offsets
-            .retain(|g, _| crate::utils::abs(crate::utils::java_string_hash(g)) % num != partition);
+            .retain(|g, _| crate::utils::group_partition(g, num) != partition);
         self.fail_pending(partition, Errors::NotCoordinator, out);
         out.note(Note::CoordinatorUnloaded { partition });
     }
