@@ -260,14 +260,18 @@ impl Simulation {
     pub fn groups(&self) -> Vec<GroupView> {
         let mut views: BTreeMap<Arc<str>, GroupView> = BTreeMap::new();
         for id in 1..=self.scenario.brokers as i32 {
-            let Some(node) = self.broker_node(id) else { continue };
+            let Some(node) = self.broker_node(id) else {
+                continue;
+            };
             if matches!(
                 self.world.status(node),
                 Some(NodeStatus::Crashed | NodeStatus::Removed) | None
             ) {
                 continue;
             }
-            let Some(broker) = self.broker(id) else { continue };
+            let Some(broker) = self.broker(id) else {
+                continue;
+            };
             let coordinator = broker.coordinator();
             for g in coordinator.groups() {
                 if views.contains_key(&g.group_id) {
@@ -286,8 +290,9 @@ impl Simulation {
                     })
                     .collect::<Vec<_>>();
                 let committed = coordinator.committed(&g.group_id);
-                let mut tps: Vec<TopicPartition> =
-                    committed.map(|c| c.keys().cloned().collect()).unwrap_or_default();
+                let mut tps: Vec<TopicPartition> = committed
+                    .map(|c| c.keys().cloned().collect())
+                    .unwrap_or_default();
                 for m in &members {
                     tps.extend(m.assignment.iter().cloned());
                 }

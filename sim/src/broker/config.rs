@@ -204,10 +204,12 @@ impl BrokerConfig {
                 self.group_initial_rebalance_delay_ms = non_negative_ms(name, value)?
             }
             "group.min.session.timeout.ms" => {
-                self.group_min_session_timeout_ms = bounded(name, value, 1, i64::from(i32::MAX))? as i32
+                self.group_min_session_timeout_ms =
+                    bounded(name, value, 1, i64::from(i32::MAX))? as i32
             }
             "group.max.session.timeout.ms" => {
-                self.group_max_session_timeout_ms = bounded(name, value, 1, i64::from(i32::MAX))? as i32
+                self.group_max_session_timeout_ms =
+                    bounded(name, value, 1, i64::from(i32::MAX))? as i32
             }
             _ => return Err(unknown_key(name, Self::KEYS)),
         }

@@ -79,7 +79,13 @@ impl Broker {
                 ],
             }],
         });
-        self.send_to_controller(msg, id, Outstanding::CreateTopics, CREATE_TOPICS_TIMEOUT_MS, out);
+        self.send_to_controller(
+            msg,
+            id,
+            Outstanding::CreateTopics,
+            CREATE_TOPICS_TIMEOUT_MS,
+            out,
+        );
     }
 
     pub(super) fn handle_create_topics(&mut self, resp: CreateTopicsResponse, out: BrokerOut) {

@@ -252,7 +252,11 @@ impl Broker {
         if &*tp.topic == CONSUMER_OFFSETS_TOPIC
             && let Some(log) = self.logs.get(tp)
         {
-            let partitions = self.image.topics.get(&tp.topic).map_or(1, |p| p.len() as i32);
+            let partitions = self
+                .image
+                .topics
+                .get(&tp.topic)
+                .map_or(1, |p| p.len() as i32);
             self.coordinator.set_num_partitions(partitions);
             self.coordinator.load(tp.partition, log, out);
         }

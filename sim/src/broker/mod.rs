@@ -464,7 +464,9 @@ impl Broker {
             Outstanding::Registration => {
                 out.set_timer_ms(Timer::Heartbeat, self.config.broker_heartbeat_interval_ms)
             }
-            Outstanding::Heartbeat | Outstanding::AllocateProducerIds | Outstanding::CreateTopics => {}
+            Outstanding::Heartbeat
+            | Outstanding::AllocateProducerIds
+            | Outstanding::CreateTopics => {}
             Outstanding::MetadataFetch => {
                 out.set_timer_ms(Timer::MetadataFetchRetry, METADATA_RETRY_BACKOFF_MS)
             }

@@ -4,10 +4,10 @@
 //! ones, so a scenario never silently configures something the simulation ignores.
 
 use crate::broker::config::{non_negative_ms, parse_bool, positive_ms, unknown_key};
-use std::sync::Arc;
-use crate::log::ConfigError;
 use crate::group::assignor::Assignor;
+use crate::log::ConfigError;
 use serde::Serialize;
+use std::sync::Arc;
 
 fn bad(name: &str, message: String) -> ConfigError {
     ConfigError {

@@ -856,8 +856,14 @@ fn consumer_def(
     }
     let processing_time_ms = match &c.processing_time {
         None => 0,
-        Some(t) => (duration(loc, loc.key_in(span, "processing_time"), "processing_time", t)?
-            / 1_000) as i64,
+        Some(t) => {
+            (duration(
+                loc,
+                loc.key_in(span, "processing_time"),
+                "processing_time",
+                t,
+            )? / 1_000) as i64
+        }
     };
     Ok(ConsumerDef {
         name: c.name.clone(),

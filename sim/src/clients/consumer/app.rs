@@ -30,8 +30,11 @@ pub enum Semantics {
 }
 
 impl Semantics {
-    pub const NAMES: &'static [&'static str] =
-        &["auto-commit", "commit-before-process", "process-then-commit"];
+    pub const NAMES: &'static [&'static str] = &[
+        "auto-commit",
+        "commit-before-process",
+        "process-then-commit",
+    ];
 
     pub fn name(self) -> &'static str {
         match self {

@@ -114,7 +114,13 @@ impl Membership {
     /// pending revocation and `poll()` returns nothing from them
     /// (`maybeMarkPartitionsPendingRevocation`).
     pub(super) fn pending_revocation(&self, eager: bool) -> bool {
-        eager && self.subscribed && !self.join_prepared && self.commit.as_ref().is_some_and(|c| c.purpose == Purpose::JoinPrepare)
+        eager
+            && self.subscribed
+            && !self.join_prepared
+            && self
+                .commit
+                .as_ref()
+                .is_some_and(|c| c.purpose == Purpose::JoinPrepare)
     }
 
     pub(super) fn committed_known(&self, tp: &TopicPartition) -> bool {
@@ -142,10 +148,10 @@ impl Membership {
 
 /// The rebalance protocol: the highest every configured assignor supports.
 pub(super) fn rebalance_protocol(config: &ConsumerConfig) -> RebalanceProtocol {
-    let all_cooperative = config
-        .partition_assignment_strategy
-        .iter()
-        .all(|a| a.supported_protocols().contains(&RebalanceProtocol::Cooperative));
+    let all_cooperative = config.partition_assignment_strategy.iter().all(|a| {
+        a.supported_protocols()
+            .contains(&RebalanceProtocol::Cooperative)
+    });
     if all_cooperative {
         RebalanceProtocol::Cooperative
     } else {
@@ -315,7 +321,10 @@ impl Consumer {
             error => {
                 g.state = MemberState::Unjoined;
                 g.rejoin_needed = true;
-                if matches!(error, Errors::NotCoordinator | Errors::CoordinatorNotAvailable) {
+                if matches!(
+                    error,
+                    Errors::NotCoordinator | Errors::CoordinatorNotAvailable
+                ) {
                     self.coordinator_failed(error, out);
                 } else {
                     self.arm_retry(out);
@@ -374,7 +383,13 @@ impl Consumer {
             protocol_name: g.protocol.clone(),
             assignments,
         });
-        self.request(node, msg, Pending::SyncGroup(node), self.config.request_timeout_ms, out);
+        self.request(
+            node,
+            msg,
+            Pending::SyncGroup(node),
+            self.config.request_timeout_ms,
+            out,
+        );
     }
 
     pub(super) fn handle_sync(&mut self, resp: SyncGroupResponse, out: ConsumerOut) {
@@ -484,7 +499,13 @@ impl Consumer {
             member_id: g.member_id.clone(),
             group_instance_id: self.config.group_instance_id.clone(),
         });
-        self.request(node, msg, Pending::Heartbeat(node), self.config.request_timeout_ms, out);
+        self.request(
+            node,
+            msg,
+            Pending::Heartbeat(node),
+            self.config.request_timeout_ms,
+            out,
+        );
     }
 
     pub(super) fn handle_heartbeat(&mut self, resp: HeartbeatResponse, out: ConsumerOut) {
@@ -517,7 +538,12 @@ impl Consumer {
     // ----- commits -----
 
     /// Commits `offsets` for `purpose`; reports back through [`Self::commit_done`].
-    pub(super) fn commit(&mut self, offsets: Vec<(TopicPartition, i64)>, purpose: Purpose, out: ConsumerOut) {
+    pub(super) fn commit(
+        &mut self,
+        offsets: Vec<(TopicPartition, i64)>,
+        purpose: Purpose,
+        out: ConsumerOut,
+    ) {
         let now = out.now_ms();
         let timeout = self.config.default_api_timeout_ms;
         let Some(g) = &mut self.group else {
@@ -592,7 +618,13 @@ impl Consumer {
             }
             other => other,
         };
-        self.request(node, msg, Pending::OffsetCommit(node), self.config.request_timeout_ms, out);
+        self.request(
+            node,
+            msg,
+            Pending::OffsetCommit(node),
+            self.config.request_timeout_ms,
+            out,
+        );
     }
 
     pub(super) fn handle_commit(&mut self, resp: OffsetCommitResponse, out: ConsumerOut) {
@@ -733,7 +765,13 @@ impl Consumer {
             partitions: Some(tps.clone()),
         });
         self.awaiting_committed.extend(tps.iter().cloned());
-        self.request(node, msg, Pending::OffsetFetch(node, tps), self.config.request_timeout_ms, out);
+        self.request(
+            node,
+            msg,
+            Pending::OffsetFetch(node, tps),
+            self.config.request_timeout_ms,
+            out,
+        );
     }
 
     pub(super) fn handle_offset_fetch(&mut self, resp: OffsetFetchResponse, out: ConsumerOut) {
@@ -783,10 +821,20 @@ impl Consumer {
             correlation_id: id,
             key: g.group_id.clone(),
         });
-        self.request(node, msg, Pending::FindCoordinator(node), self.config.request_timeout_ms, out);
+        self.request(
+            node,
+            msg,
+            Pending::FindCoordinator(node),
+            self.config.request_timeout_ms,
+            out,
+        );
     }
 
-    pub(super) fn handle_find_coordinator(&mut self, resp: FindCoordinatorResponse, out: ConsumerOut) {
+    pub(super) fn handle_find_coordinator(
+        &mut self,
+        resp: FindCoordinatorResponse,
+        out: ConsumerOut,
+    ) {
         if !self.take_pending(resp.correlation_id, out) {
             return;
         }

@@ -24,10 +24,10 @@ pub use app::{AppConfig, Semantics};
 
 use super::config::{AutoOffsetReset, ConsumerConfig};
 use super::metadata::ClientMetadata;
+use crate::group::assignor::RebalanceProtocol;
 use crate::kernel::{CrashKind, NodeId, Out};
 use crate::node::{Input, KafkaNode, Note, Timer};
 use crate::protocol::*;
-use crate::group::assignor::RebalanceProtocol;
 use app::App;
 use group::Membership;
 use serde::Serialize;
@@ -35,6 +35,9 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 type ConsumerOut<'a, 'b> = &'a mut Out<'b, KafkaNode>;
+
+/// Fetched `(offset, value)` pairs of one partition, waiting for `poll()`.
+type Fetched = VecDeque<(i64, Option<Arc<str>>)>;
 
 /// What the consumer reads.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -95,7 +98,7 @@ pub struct Consumer {
     /// The next offset `poll()` returns, per assigned partition.
     positions: BTreeMap<TopicPartition, i64>,
     /// Fetched records not yet returned by `poll()`.
-    buffered: BTreeMap<TopicPartition, VecDeque<(i64, Option<Arc<str>>)>>,
+    buffered: BTreeMap<TopicPartition, Fetched>,
     /// Partitions stuck with `NoOffsetForPartitionException` until a seek.
     no_offset: BTreeSet<TopicPartition>,
     /// Assigned partitions waiting for their committed offset (OffsetFetch).
@@ -174,7 +177,14 @@ impl Consumer {
     }
 
     /// Sends a request and arms its timeout.
-    fn request(&mut self, node: NodeId, msg: KafkaMsg, pending: Pending, timeout: i64, out: ConsumerOut) {
+    fn request(
+        &mut self,
+        node: NodeId,
+        msg: KafkaMsg,
+        pending: Pending,
+        timeout: i64,
+        out: ConsumerOut,
+    ) {
         let id = correlation_id(&msg);
         out.send(node, msg);
         out.set_timer_ms(Timer::RequestTimeout(id), timeout);
@@ -421,7 +431,13 @@ impl Consumer {
             replica_id: CONSUMER_REPLICA_ID,
             partitions,
         });
-        self.request(node, msg, Pending::ListOffsets(node, tps), self.config.request_timeout_ms, out);
+        self.request(
+            node,
+            msg,
+            Pending::ListOffsets(node, tps),
+            self.config.request_timeout_ms,
+            out,
+        );
     }
 
     fn send_fetch(&mut self, node: NodeId, partitions: Vec<FetchPartition>, out: ConsumerOut) {
@@ -526,7 +542,11 @@ impl Consumer {
     fn take_records(&mut self, out: ConsumerOut) -> Vec<(TopicPartition, i64, Option<Arc<str>>)> {
         let mut taken = Vec::new();
         let eager = group::rebalance_protocol(&self.config) == RebalanceProtocol::Eager;
-        if self.group.as_ref().is_some_and(|g| g.pending_revocation(eager)) {
+        if self
+            .group
+            .as_ref()
+            .is_some_and(|g| g.pending_revocation(eager))
+        {
             return taken;
         }
         let max = self.config.max_poll_records as usize;

@@ -442,7 +442,10 @@ mod tests {
         );
         // A standalone commit to an empty group is accepted; a dead group is unavailable.
         let empty = ClassicGroup::new("bar".into(), 0, 0);
-        assert_eq!(empty.validate_offset_commit("", None, NO_GENERATION), Ok(()));
+        assert_eq!(
+            empty.validate_offset_commit("", None, NO_GENERATION),
+            Ok(())
+        );
         let mut dead = empty.clone();
         dead.transition_to(GroupState::Dead, 0);
         assert_eq!(
@@ -473,7 +476,11 @@ mod tests {
         // a votes range, b votes cooperative-sticky: a tie, broken by HashMap order.
         let range = small_java_hash_map_bucket("range");
         let coop = small_java_hash_map_bucket("cooperative-sticky");
-        let expect = if coop < range { "cooperative-sticky" } else { "range" };
+        let expect = if coop < range {
+            "cooperative-sticky"
+        } else {
+            "range"
+        };
         assert_eq!(g.select_protocol().as_deref(), Some(expect));
     }
 

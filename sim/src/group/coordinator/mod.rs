@@ -120,7 +120,10 @@ impl GroupCoordinator {
     }
 
     /// The committed offsets of a group.
-    pub fn committed(&self, group_id: &str) -> Option<&BTreeMap<TopicPartition, OffsetCommitValue>> {
+    pub fn committed(
+        &self,
+        group_id: &str,
+    ) -> Option<&BTreeMap<TopicPartition, OffsetCommitValue>> {
         self.offsets.get(group_id)
     }
 
@@ -586,7 +589,9 @@ impl GroupCoordinator {
             group.leader_id = Some(new_id.clone());
         }
         if let Some(instance) = &req.group_instance_id {
-            group.static_members.insert(instance.clone(), new_id.clone());
+            group
+                .static_members
+                .insert(instance.clone(), new_id.clone());
         }
         out.note(Note::StaticMemberReplaced {
             group: req.group_id.clone(),
@@ -638,7 +643,12 @@ impl GroupCoordinator {
     }
 
     /// `maybePrepareRebalanceOrCompleteJoin`.
-    fn maybe_prepare_rebalance(&mut self, group_id: &Arc<str>, reason: &str, out: CoordOut) -> Writes {
+    fn maybe_prepare_rebalance(
+        &mut self,
+        group_id: &Arc<str>,
+        reason: &str,
+        out: CoordOut,
+    ) -> Writes {
         let Some(group) = self.groups.get(group_id) else {
             return Vec::new();
         };
@@ -825,7 +835,9 @@ impl GroupCoordinator {
         {
             return Vec::new();
         }
-        let late: Vec<Arc<str>> = std::mem::take(&mut group.pending_sync).into_iter().collect();
+        let late: Vec<Arc<str>> = std::mem::take(&mut group.pending_sync)
+            .into_iter()
+            .collect();
         for id in &late {
             group.remove(id);
             out.cancel_timer(Timer::GroupHeartbeat(group_id.clone(), id.clone()));
@@ -921,7 +933,8 @@ impl GroupCoordinator {
                 .and_then(|()| {
                     if req.generation_id != group.generation_id {
                         Err(Errors::IllegalGeneration)
-                    } else if req.protocol_name.is_some() && req.protocol_name != group.protocol_name
+                    } else if req.protocol_name.is_some()
+                        && req.protocol_name != group.protocol_name
                     {
                         Err(Errors::InconsistentGroupProtocol)
                     } else {
@@ -980,7 +993,10 @@ impl GroupCoordinator {
                 let mut responses = Vec::new();
                 for m in group.members.values_mut() {
                     if let Some(p) = m.awaiting_sync.take() {
-                        responses.push((p.node, sync_response(p, group_protocol(&group.protocol_name), &m.assignment)));
+                        responses.push((
+                            p.node,
+                            sync_response(p, group_protocol(&group.protocol_name), &m.assignment),
+                        ));
                     }
                 }
                 vec![Write {
@@ -1121,7 +1137,11 @@ impl GroupCoordinator {
         let reply = |error: Errors| {
             KafkaMsg::OffsetCommitResponse(OffsetCommitResponse {
                 correlation_id: req.correlation_id,
-                partitions: req.partitions.iter().map(|p| (p.tp.clone(), error)).collect(),
+                partitions: req
+                    .partitions
+                    .iter()
+                    .map(|p| (p.tp.clone(), error))
+                    .collect(),
             })
         };
         let partition = match self.check_coordinator(&req.group_id) {
@@ -1289,7 +1309,11 @@ fn join_error(parked: Parked, error: Errors, member_id: &str) -> KafkaMsg {
     })
 }
 
-fn sync_response(parked: Parked, protocol: Option<Arc<str>>, assignment: &[TopicPartition]) -> KafkaMsg {
+fn sync_response(
+    parked: Parked,
+    protocol: Option<Arc<str>>,
+    assignment: &[TopicPartition],
+) -> KafkaMsg {
     KafkaMsg::SyncGroupResponse(SyncGroupResponse {
         correlation_id: parked.correlation_id,
         error: Errors::None,
@@ -1319,14 +1343,13 @@ fn group_metadata_record(group: &ClassicGroup) -> CoordinatorRecord {
             client_id: m.client_id.clone(),
             rebalance_timeout: m.rebalance_timeout_ms,
             session_timeout: m.session_timeout_ms,
-            subscription: m
-                .metadata(protocol)
-                .map(|p| p.metadata.clone())
-                .unwrap_or(ConsumerSubscription {
+            subscription: m.metadata(protocol).map(|p| p.metadata.clone()).unwrap_or(
+                ConsumerSubscription {
                     topics: Vec::new(),
                     owned_partitions: Vec::new(),
                     generation_id: NO_GENERATION,
-                }),
+                },
+            ),
             assignment: m.assignment.clone(),
         })
         .collect();
