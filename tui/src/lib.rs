@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod describe;
+pub mod describe_groups;
 pub mod exit;
 pub mod explain;
 pub mod report;
