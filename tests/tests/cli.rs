@@ -791,3 +791,357 @@ fn explain_assign_bad_input_exits_2_naming_file_line_and_key() {
         "{err}"
     );
 }
+
+// --- describe groups ---
+
+/// The scenario of `group_scenario`: two consumers of group `billing` read the 6 partitions
+/// of `orders`, which a producer fills with 300 keyed records over 15s.
+struct GroupScenario<'a> {
+    /// When consumer-2 starts (`None`: with consumer-1, at 0s).
+    consumer_2_start: Option<&'a str>,
+    /// More `[consumers.config]` lines for both consumers.
+    consumer_config: &'a str,
+    /// Appended to the file (a `[[timeline]]`, say).
+    extra: &'a str,
+}
+
+/// consumer-2 joins at 10s, so the group rebalances once more.
+const JOIN_AT_10S: GroupScenario = GroupScenario {
+    consumer_2_start: Some("10s"),
+    consumer_config: "",
+    extra: "",
+};
+
+/// Writes `s` under a name unique to this test.
+fn group_scenario(test: &str, s: &GroupScenario) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("kafkalab-{test}-{}.toml", std::process::id()));
+    let consumer = |name: &str, start: Option<&str>| {
+        let start = start
+            .map(|t| format!("start = \"{t}\"\n"))
+            .unwrap_or_default();
+        format!(
+            "[[consumers]]\nname = \"{name}\"\ntopic = \"orders\"\n{start}\
+             [consumers.config]\n\"group.id\" = \"billing\"\n\
+             \"auto.offset.reset\" = \"earliest\"\n{}",
+            s.consumer_config
+        )
+    };
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"g\"\ndescription = \"test\"\nseed = 1\nduration = \"40s\"\n\
+             [cluster]\nbrokers = 3\n\
+             [[topics]]\nname = \"orders\"\npartitions = 6\nreplication_factor = 3\n\
+             [[producers]]\nname = \"producer-1\"\ntopic = \"orders\"\nrecords = 300\n\
+             rate = 20\nkey_count = 12\n{}{}{}",
+            consumer("consumer-1", None),
+            consumer("consumer-2", s.consumer_2_start),
+            s.extra,
+        ),
+    )
+    .expect("scenario written");
+    path
+}
+
+/// `describe groups` on `path` with `args`: `(exit code, stdout, stderr)`.
+fn describe_groups(path: &std::path::Path, args: &[&str]) -> (u8, String, String) {
+    let path_s = path.to_string_lossy().into_owned();
+    let mut argv = vec!["describe", "groups", path_s.as_str()];
+    argv.extend_from_slice(args);
+    cli(&argv)
+}
+
+/// The table's lines (header first) after the blank line that opens it, checking every
+/// column starts where its header does (cells are padded to the widest).
+fn table<'a>(out: &'a str, header: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| *l == header)
+        .unwrap_or_else(|| panic!("no header `{header}` in\n{out}"));
+    assert_eq!(lines[at - 1], "", "a blank line before the header:\n{out}");
+    let rows: Vec<&str> = lines[at..]
+        .iter()
+        .copied()
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let starts = |line: &str| -> Vec<usize> {
+        let bytes = line.as_bytes();
+        (0..bytes.len())
+            .filter(|&i| bytes[i] != b' ' && (i == 0 || bytes[i - 1] == b' '))
+            .collect()
+    };
+    let columns = starts(header);
+    for row in &rows[1..] {
+        assert_eq!(starts(row), columns, "misaligned row `{row}` in\n{out}");
+        assert_eq!(row.trim_end(), *row, "trailing spaces in `{row}`");
+    }
+    rows
+}
+
+const OFFSETS_HEADER: &str =
+    "GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID HOST CLIENT-ID";
+
+/// The line of `out` that reads `columns` once its padding is collapsed: the header as
+/// printed.
+fn header_line<'a>(out: &'a str, columns: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == columns)
+        .unwrap_or_else(|| panic!("no header `{columns}` in\n{out}"))
+}
+
+#[test]
+fn describe_groups_prints_one_offsets_row_per_partition_with_lag() {
+    let path = group_scenario("groups-offsets", &JOIN_AT_10S);
+    let (code, out, err) = describe_groups(&path, &[]);
+    assert_eq!(code, 0, "{err}");
+    let path_s = path.to_string_lossy();
+    assert!(
+        err.contains(&format!(
+            "kafkalab describe groups {path_s} --seed 1 --at 40s"
+        )),
+        "replay hint: {err}"
+    );
+    assert!(
+        out.starts_with("\nGROUP "),
+        "blank line, then the header: {out}"
+    );
+    let rows = table(&out, header_line(&out, OFFSETS_HEADER));
+    assert_eq!(rows.len(), 7, "a header and one row per partition:\n{out}");
+    let mut partitions = Vec::new();
+    let mut owners = std::collections::BTreeSet::new();
+    for row in &rows[1..] {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells.len(), 9, "{row}");
+        assert_eq!(cells[..2], ["billing", "orders"], "{row}");
+        partitions.push(cells[2].parse::<i32>().expect("partition"));
+        let current: i64 = cells[3].parse().expect("committed at the end");
+        let log_end: i64 = cells[4].parse().expect("log end offset");
+        assert_eq!(cells[5].parse::<i64>().expect("lag"), log_end - current);
+        // HOST and CLIENT-ID are the consumer's node and name; its member id starts with it.
+        assert!(cells[6].starts_with(&format!("{}-", cells[8])), "{row}");
+        assert_eq!(cells[7], cells[8], "{row}");
+        owners.insert(cells[8].to_string());
+    }
+    assert_eq!(
+        partitions,
+        (0..6).collect::<Vec<_>>(),
+        "each partition once"
+    );
+    assert_eq!(owners.len(), 2, "both consumers own partitions: {out}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn describe_groups_before_the_second_consumer_joins_one_member_owns_all() {
+    let path = group_scenario("groups-early", &JOIN_AT_10S);
+    let (code, out, err) = describe_groups(&path, &["--at", "8s"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--at 8s"), "{err}");
+    let rows = table(&out, header_line(&out, OFFSETS_HEADER));
+    assert_eq!(rows.len(), 7, "{out}");
+    for row in &rows[1..] {
+        assert!(row.ends_with(" consumer-1 consumer-1"), "{row}");
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn describe_groups_members_lists_each_member_with_its_assignment() {
+    let path = group_scenario("groups-members", &JOIN_AT_10S);
+    let (code, out, err) = describe_groups(&path, &["--members"]);
+    assert_eq!(code, 0, "{err}");
+    let rows = table(
+        &out,
+        header_line(
+            &out,
+            "GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS ASSIGNMENT",
+        ),
+    );
+    assert_eq!(rows.len(), 3, "a header and one row per member:\n{out}");
+    let mut assigned = Vec::new();
+    for row in &rows[1..] {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells.len(), 6, "{row}");
+        let count: usize = cells[4].parse().expect("#PARTITIONS");
+        let list = cells[5]
+            .strip_prefix("orders(")
+            .and_then(|l| l.strip_suffix(')'))
+            .unwrap_or_else(|| panic!("ASSIGNMENT like orders(0,2,4): {row}"));
+        let partitions: Vec<i32> = list.split(',').map(|p| p.parse().expect("p")).collect();
+        assert_eq!(partitions.len(), count, "{row}");
+        assert!(partitions.is_sorted(), "{row}");
+        assigned.extend(partitions);
+    }
+    assigned.sort();
+    assert_eq!(assigned, (0..6).collect::<Vec<_>>(), "each partition once");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn describe_groups_state_names_coordinator_strategy_and_member_count() {
+    let path = group_scenario("groups-state", &JOIN_AT_10S);
+    let (code, out, err) = describe_groups(&path, &["--state", "--group", "billing"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("--group billing --state"), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "blank, header, one row:\n{out}");
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>().join(" "),
+        "GROUP COORDINATOR (ID) ASSIGNMENT-STRATEGY STATE #MEMBERS"
+    );
+    let row = lines[2];
+    let id = row
+        .split(" (")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("coordinator (id)");
+    assert!(
+        row.starts_with(&format!("billing broker-{id} ({id}) ")),
+        "{row}"
+    );
+    assert_eq!(
+        row.split_whitespace().rev().take(2).collect::<Vec<_>>(),
+        ["2", "Stable"],
+        "{row}"
+    );
+    assert_eq!(
+        lines[1].find("STATE"),
+        row.find("Stable"),
+        "aligned:\n{out}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn describe_groups_json_is_the_group_view() {
+    let path = group_scenario("groups-json", &JOIN_AT_10S);
+    let (code, out, err) = describe_groups(&path, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "one JSON line: {out}");
+    let v: Value = serde_json::from_str(&out).expect("valid JSON");
+    let groups = v.as_array().expect("an array of groups");
+    assert_eq!(groups.len(), 1, "{v}");
+    let g = &groups[0];
+    assert_eq!(
+        (g["group"].as_str(), g["state"].as_str()),
+        (Some("billing"), Some("Stable"))
+    );
+    for key in ["coordinator", "generation", "protocol", "leader"] {
+        assert!(g.get(key).is_some(), "missing `{key}` in {g}");
+    }
+    let members = g["members"].as_array().expect("members");
+    assert_eq!(members.len(), 2, "{g}");
+    let mut assigned: Vec<i64> = members
+        .iter()
+        .flat_map(|m| m["assignment"].as_array().expect("assignment").clone())
+        .map(|tp| tp["partition"].as_i64().expect("partition"))
+        .collect();
+    assigned.sort();
+    assert_eq!(assigned, (0..6).collect::<Vec<_>>(), "each partition once");
+    let offsets = g["offsets"].as_array().expect("offsets");
+    assert_eq!(offsets.len(), 6, "{g}");
+    for o in offsets {
+        let (committed, log_end) = (o["committed"].as_i64(), o["log_end_offset"].as_i64());
+        assert_eq!(
+            o["lag"].as_i64(),
+            Some(log_end.expect("leo") - committed.expect("c"))
+        );
+        assert!(o["member_id"].is_string(), "{o}");
+    }
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn describe_groups_unknown_group_names_the_known_ones() {
+    let path = group_scenario("groups-unknown", &JOIN_AT_10S);
+    let (code, out, err) = describe_groups(&path, &["--group", "nope"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("unknown group `nope`") && err.contains("its groups: billing"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(path);
+
+    let (code, out, err) = cli(&["describe", "groups", "quickstart"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("has no consumer groups"), "{out}");
+}
+
+#[test]
+fn describe_groups_says_an_empty_group_has_no_active_members() {
+    let timeline = "[[timeline]]\nat = \"25s\"\naction = \"remove-client\"\nnode = \"consumer-1\"\n\
+                    [[timeline]]\nat = \"25s\"\naction = \"remove-client\"\nnode = \"consumer-2\"\n";
+    // A short session timeout, so the coordinator expires the removed members before 40s.
+    let path = group_scenario(
+        "groups-empty",
+        &GroupScenario {
+            consumer_2_start: None,
+            consumer_config: "\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 1000\n",
+            extra: timeline,
+        },
+    );
+    let (code, out, err) = describe_groups(&path, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("\nConsumer group 'billing' has no active members.\n\nGROUP "),
+        "{out}"
+    );
+    // The committed offsets stay; no partition has an owner.
+    let rows = table(&out, header_line(&out, OFFSETS_HEADER));
+    assert_eq!(rows.len(), 7, "{out}");
+    for row in &rows[1..] {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[6..], ["-", "-", "-"], "{row}");
+    }
+    let (_, out, _) = describe_groups(&path, &["--state"]);
+    assert!(out.contains(" Empty 0\n"), "{out}");
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn run_json_has_groups_with_lag_and_no_internal_partitions() {
+    let path = group_scenario("groups-run", &JOIN_AT_10S);
+    let path_s = path.to_string_lossy().into_owned();
+    let v = run_json(&["run", &path_s, "--json"]);
+    let partitions = v["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 6, "only orders, no __consumer_offsets");
+    assert!(partitions.iter().all(|p| p["topic"] == "orders"));
+    let groups = v["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 1, "{v}");
+    let g = &groups[0];
+    assert_eq!(
+        (g["group"].as_str(), g["state"].as_str()),
+        (Some("billing"), Some("Stable"))
+    );
+    assert!(g["generation"].as_i64().is_some_and(|n| n >= 1), "{g}");
+    let mut assigned: Vec<&str> = g["assignment"]
+        .as_object()
+        .expect("assignment by member")
+        .values()
+        .flat_map(|tps| tps.as_array().expect("partitions"))
+        .map(|tp| tp.as_str().expect("orders-N"))
+        .collect();
+    assigned.sort();
+    assert_eq!(
+        assigned,
+        [
+            "orders-0", "orders-1", "orders-2", "orders-3", "orders-4", "orders-5"
+        ]
+    );
+    let lag = g["lag"].as_object().expect("lag by partition");
+    assert_eq!(lag.len(), 6, "{g}");
+    let sum: i64 = lag.values().map(|n| n.as_i64().expect("known lag")).sum();
+    assert_eq!(g["total_lag"].as_i64(), Some(sum), "{g}");
+    // Lag is what the final log holds beyond the committed offset.
+    let (_, text, _) = cli(&["run", &path_s]);
+    assert!(
+        text.contains(&format!(
+            "Group       billing  state Stable  generation {}  members 2  total_lag {sum}\n",
+            g["generation"]
+        )),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(path);
+}

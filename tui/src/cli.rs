@@ -29,6 +29,7 @@ const AFTER_HELP: &str = "Examples:
   kafkalab run quickstart --seed 7 --json
   kafkalab run broker-faults --trace faults.jsonl
   kafkalab describe topics leader-failure --at 20s
+  kafkalab describe groups my-groups.toml --at 15s --members
   kafkalab explain partition alice --partitions 3
   kafkalab explain producer acks1-data-loss
   kafkalab explain coordinator my-group
@@ -51,7 +52,8 @@ pub enum Command {
     /// List or inspect the built-in scenarios.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
-    /// Describe the cluster as the controller sees it, like Kafka's admin tools.
+    /// Describe the cluster as the controller and the group coordinators see it, like
+    /// Kafka's admin tools.
     #[command(subcommand)]
     Describe(DescribeCommand),
     /// Explain how Kafka computes something.
@@ -163,6 +165,10 @@ pub enum DescribeCommand {
     /// Print each topic's partitions, leaders, replicas and ISR (kafka-topics.sh --describe).
     #[command(long_about = DESCRIBE_TOPICS_LONG, after_long_help = DESCRIBE_TOPICS_AFTER)]
     Topics(DescribeTopicsArgs),
+    /// Print each consumer group's offsets and lag, members or state
+    /// (kafka-consumer-groups.sh --describe).
+    #[command(long_about = DESCRIBE_GROUPS_LONG, after_long_help = DESCRIBE_GROUPS_AFTER)]
+    Groups(DescribeGroupsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -182,6 +188,84 @@ pub struct DescribeTopicsArgs {
     /// Only this topic.
     #[arg(long, value_name = "NAME")]
     pub topic: Option<String>,
+    /// Add a `[cluster.config]` setting (repeatable), as for `run`.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub config: Vec<(String, String)>,
+}
+
+const DESCRIBE_GROUPS_LONG: &str = "Describe consumer groups the way \
+`kafka-consumer-groups.sh --describe` does, from each group's coordinator after running the \
+scenario to a point in time.
+
+Runs the scenario with the seed to `--at` (default: the scenario's end) or for exactly \
+`--step` events, then prints, per group in name order, a blank line and a table whose columns \
+are padded to their widest cell. `-` marks a missing value.
+
+Default (offsets), one row per partition the group owns or has committed:
+  GROUP           the group.id
+  TOPIC, PARTITION
+  CURRENT-OFFSET  the group's committed offset (the next record it will read)
+  LOG-END-OFFSET  the partition's high watermark: the end a consumer can read to
+  LAG             LOG-END-OFFSET - CURRENT-OFFSET
+  CONSUMER-ID     the member that owns the partition now (- if none)
+  HOST            the node the member runs on
+  CLIENT-ID       its client.id
+
+--members, one row per member:
+  CONSUMER-ID, GROUP-INSTANCE-ID (only if some member is static), HOST, CLIENT-ID
+  #PARTITIONS     how many partitions it is assigned
+  ASSIGNMENT      its partitions by topic, e.g. orders(0,1,2) (Kafka's --members --verbose)
+
+--state, one row per group:
+  COORDINATOR (ID)     the broker that coordinates the group, as broker-N (N)
+  ASSIGNMENT-STRATEGY  the assignor the members agreed on (e.g. range)
+  STATE                Empty, PreparingRebalance, CompletingRebalance, Stable or Dead
+  #MEMBERS             how many members the group has
+
+As in Kafka, an empty group is announced with \"Consumer group 'G' has no active members.\" \
+and a group mid-rebalance with \"Warning: Consumer group 'G' is rebalancing.\" before its \
+table. A group whose coordinator is down, or that no consumer has joined yet, is not shown.
+
+--json prints the whole view of each group (state, generation, protocol, leader, members with \
+their assignments, and per-partition committed offset, log end offset, lag and owner) as one \
+JSON array, whichever table is selected.
+
+Differences from Kafka's output: columns have no minimum width, HOST is the consumer's node \
+name rather than its address, the coordinator is named broker-N rather than host:port, and \
+offset rows are in partition order rather than member by member.";
+
+const DESCRIBE_GROUPS_AFTER: &str = "Examples:
+  kafkalab describe groups my-groups.toml
+  kafkalab describe groups my-groups.toml --at 15s --members
+  kafkalab describe groups my-groups.toml --group billing --state
+  kafkalab describe groups my-groups.toml --step 2000 --json";
+
+#[derive(Debug, Args)]
+pub struct DescribeGroupsArgs {
+    /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
+    pub scenario: String,
+    /// The run's seed [default: the scenario's own seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Describe the groups at this simulated time (e.g. 12s, 500ms) [default: the scenario's
+    /// end].
+    #[arg(long, value_name = "DURATION", value_parser = parse_until, conflicts_with = "step")]
+    pub at: Option<u64>,
+    /// Describe the groups after exactly N events (fewer if the run has no more).
+    #[arg(long, value_name = "N")]
+    pub step: Option<u64>,
+    /// Only this group (a consumer's `group.id`).
+    #[arg(long, value_name = "GROUP")]
+    pub group: Option<String>,
+    /// One row per member with its assignment instead of one row per partition.
+    #[arg(long, conflicts_with = "state")]
+    pub members: bool,
+    /// One row per group: coordinator, assignment strategy, state and member count.
+    #[arg(long)]
+    pub state: bool,
+    /// Print the groups as one JSON array (the full view, whatever the table).
+    #[arg(long)]
+    pub json: bool,
     /// Add a `[cluster.config]` setting (repeatable), as for `run`.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub config: Vec<(String, String)>,
@@ -325,6 +409,9 @@ pub fn main(
         Some(Command::Scenarios(cmd)) => scenarios_cmd(&cmd, stdout),
         Some(Command::Describe(DescribeCommand::Topics(args))) => {
             describe_topics(&args, stdout, stderr)
+        }
+        Some(Command::Describe(DescribeCommand::Groups(args))) => {
+            describe_groups(&args, stdout, stderr)
         }
         Some(Command::Explain(cmd)) => explain(&cmd, stdout),
         Some(Command::Completions { shell }) => {
@@ -473,13 +560,7 @@ fn describe_topics(
         ));
     }
     let seed = args.seed.unwrap_or(scenario.default_seed);
-    let point = match (args.step, args.at) {
-        (Some(n), _) => format!(" --step {n}"),
-        (None, at) => format!(
-            " --at {}",
-            kafkalab_sim::kernel::format_duration(at.unwrap_or(scenario.duration_us))
-        ),
-    };
+    let point = point_flag(&scenario, args.step, args.at);
     let topic_flag = args
         .topic
         .as_ref()
@@ -493,7 +574,32 @@ fn describe_topics(
         config_flags(&args.config, &[])
     );
     let mut sim = Simulation::new(Arc::new(scenario), seed);
-    match args.step {
+    run_to_point(&mut sim, args.step, args.at, err);
+    let text =
+        crate::describe::describe_topics(sim.scenario(), sim.metadata(), args.topic.as_deref());
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    Ok(exit::OK)
+}
+
+/// ` --step N` or ` --at T` (default: the scenario's end), for replay hints.
+fn point_flag(
+    scenario: &kafkalab_sim::scenario::Scenario,
+    step: Option<u64>,
+    at: Option<u64>,
+) -> String {
+    match step {
+        Some(n) => format!(" --step {n}"),
+        None => format!(
+            " --at {}",
+            kafkalab_sim::kernel::format_duration(at.unwrap_or(scenario.duration_us))
+        ),
+    }
+}
+
+/// Runs `sim` for exactly `step` events, or else to `at` (default: the scenario's end): the
+/// point a `describe` command looks at.
+fn run_to_point(sim: &mut Simulation, step: Option<u64>, at: Option<u64>, err: &mut dyn Write) {
+    match step {
         Some(n) => {
             let mut done = 0;
             while done < n && sim.step().is_some() {
@@ -504,14 +610,97 @@ fn describe_topics(
             }
         }
         None => {
-            let until = args.at.map_or(sim.end_time(), SimTime::from_micros);
+            let until = at.map_or(sim.end_time(), SimTime::from_micros);
             sim.run_until(until);
         }
     }
-    let text =
-        crate::describe::describe_topics(sim.scenario(), sim.metadata(), args.topic.as_deref());
+}
+
+fn describe_groups(
+    args: &DescribeGroupsArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> CmdResult {
+    use crate::describe_groups::{GroupsView, describe_groups, scenario_group_ids};
+    let scenario = load_with_config(&args.scenario, &args.config, &[])?;
+    let known = scenario_group_ids(&scenario);
+    if let Some(group) = &args.group
+        && !known.contains(group)
+    {
+        let valid = if known.is_empty() {
+            "it has none (no consumer sets \"group.id\")".to_string()
+        } else {
+            format!(
+                "its groups: {}",
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
+        return Err((
+            exit::USAGE,
+            format!(
+                "unknown group `{group}` in scenario {}; {valid}",
+                scenario.name
+            ),
+        ));
+    }
+    let seed = args.seed.unwrap_or(scenario.default_seed);
+    let _ = writeln!(
+        err,
+        "kafkalab: scenario {} seed {seed} (replay: kafkalab describe groups {} --seed {seed}{}{})",
+        scenario.name,
+        args.scenario,
+        point_flag(&scenario, args.step, args.at),
+        describe_groups_flags(args),
+    );
+    let name = scenario.name.clone();
+    let mut sim = Simulation::new(Arc::new(scenario), seed);
+    run_to_point(&mut sim, args.step, args.at, err);
+    let mut groups = sim.groups();
+    groups.retain(|g| args.group.as_ref().is_none_or(|only| *g.group == **only));
+    if args.json {
+        return write_json(out, &groups).map(|()| exit::OK);
+    }
+    let view = match (args.members, args.state) {
+        (true, _) => GroupsView::Members,
+        (_, true) => GroupsView::State,
+        _ => GroupsView::Offsets,
+    };
+    let text = match (&args.group, groups.is_empty()) {
+        (_, false) => describe_groups(&groups, view),
+        (None, true) if known.is_empty() => {
+            format!("Scenario {name} has no consumer groups: no consumer sets \"group.id\".\n")
+        }
+        (None, true) => format!(
+            "No consumer group is loaded on a live coordinator at this point \
+             (groups of the scenario: {}); no member has joined yet, or the coordinator is down.\n",
+            known.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        (Some(group), true) => format!(
+            "Consumer group '{group}' is not loaded on a live coordinator at this point: \
+             no member has joined yet, or its coordinator is down.\n"
+        ),
+    };
     out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
+}
+
+/// ` --group G`, ` --members`, ` --state`, ` --json` and ` --config k=v`, for the replay hint.
+fn describe_groups_flags(args: &DescribeGroupsArgs) -> String {
+    let mut flags = args
+        .group
+        .as_ref()
+        .map(|g| format!(" --group {g}"))
+        .unwrap_or_default();
+    for (set, flag) in [
+        (args.members, " --members"),
+        (args.state, " --state"),
+        (args.json, " --json"),
+    ] {
+        if set {
+            flags.push_str(flag);
+        }
+    }
+    flags + &config_flags(&args.config, &[])
 }
 
 /// Runs to `until`, writing a JSON Lines trace: a header line with the run's identity and the

@@ -8,6 +8,7 @@
 pub mod assign;
 pub mod cli;
 pub mod describe;
+pub mod describe_groups;
 pub mod exit;
 pub mod explain;
 pub mod report;

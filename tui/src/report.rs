@@ -1,9 +1,10 @@
-//! What `kafkalab run` reports: the run's identity, its summary numbers and each partition's
-//! final state, as one JSON object (`--json`) or as text.
+//! What `kafkalab run` reports: the run's identity, its summary numbers, each partition's
+//! final state and each consumer group's final assignment and lag, as one JSON object
+//! (`--json`) or as text.
 
 use crate::describe::{join_ids, leader_text};
-use kafkalab_sim::Simulation;
 use kafkalab_sim::history::Summary;
+use kafkalab_sim::{GroupView, Simulation};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,6 +29,49 @@ pub struct PartitionReport {
     pub leo: i64,
 }
 
+/// One consumer group at the end of the run, as its coordinator sees it (see
+/// `kafkalab describe groups` for the full view).
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupReport {
+    pub group: String,
+    /// `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Stable` or `Dead`.
+    pub state: &'static str,
+    pub generation: i32,
+    /// Each member's partitions (`orders-0`), by member id; a member with none has `[]`.
+    pub assignment: BTreeMap<String, Vec<String>>,
+    /// Per partition (`orders-0`) the group owns or has committed: log end offset (the HW)
+    /// minus the committed offset; `null` when the group has committed nothing for it.
+    pub lag: BTreeMap<String, Option<i64>>,
+    /// The sum of the known lags.
+    pub total_lag: i64,
+}
+
+impl GroupReport {
+    pub fn of(g: &GroupView) -> Self {
+        let assignment = g
+            .members
+            .iter()
+            .map(|m| {
+                let tps = m.assignment.iter().map(ToString::to_string).collect();
+                (m.member_id.to_string(), tps)
+            })
+            .collect();
+        let lag: BTreeMap<String, Option<i64>> = g
+            .offsets
+            .iter()
+            .map(|o| (o.tp.to_string(), o.lag))
+            .collect();
+        GroupReport {
+            group: g.group.to_string(),
+            state: g.state,
+            generation: g.generation,
+            assignment,
+            total_lag: lag.values().flatten().sum(),
+            lag,
+        }
+    }
+}
+
 /// The summary of one run.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
@@ -39,7 +83,11 @@ pub struct RunReport {
     pub sim_time_ms: i64,
     #[serde(flatten)]
     pub summary: Summary,
+    /// The user's topics' partitions only: internal topics (`__consumer_offsets`, 50
+    /// partitions once a group exists) are left out.
     pub partitions: Vec<PartitionReport>,
+    /// Every consumer group whose coordinator is up, by group id.
+    pub groups: Vec<GroupReport>,
 }
 
 impl RunReport {
@@ -50,6 +98,7 @@ impl RunReport {
         let partitions = sim
             .metadata()
             .all_partitions()
+            .filter(|p| !p.tp.topic.starts_with("__"))
             .map(|p| {
                 let log = logs.get(&p.tp);
                 let (log_start_offset, high_watermark, log_end_offset) = log
@@ -79,6 +128,7 @@ impl RunReport {
             sim_time_ms: world.now().as_millis(),
             summary: sim.summary(),
             partitions,
+            groups: sim.groups().iter().map(GroupReport::of).collect(),
         }
     }
 
@@ -108,6 +158,24 @@ impl RunReport {
             s.lost_write, s.duplicate_in_log, s.reordered, s.unseen
         );
         let _ = writeln!(t, "Cluster     leader_elections {}", s.leader_elections);
+        if !self.groups.is_empty() {
+            let _ = writeln!(
+                t,
+                "Consumers   rebalances {}  processed_twice {}  never_processed {}",
+                s.rebalances, s.processed_twice, s.never_processed
+            );
+        }
+        for g in &self.groups {
+            let _ = writeln!(
+                t,
+                "Group       {}  state {}  generation {}  members {}  total_lag {}",
+                g.group,
+                g.state,
+                g.generation,
+                g.assignment.len(),
+                g.total_lag
+            );
+        }
         let _ = writeln!(t);
         for p in &self.partitions {
             let _ = writeln!(
