@@ -93,6 +93,15 @@ impl MetadataImage {
         self.brokers.get(&broker_id).map(|b| b.node)
     }
 
+    /// The ids of registered, unfenced brokers, in id order.
+    pub fn unfenced_brokers(&self) -> Vec<i32> {
+        self.brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.id)
+            .collect()
+    }
+
     /// Registered and not fenced: may lead, may join an ISR.
     pub fn is_active(&self, broker_id: i32) -> bool {
         self.brokers.get(&broker_id).is_some_and(|b| !b.fenced)

@@ -171,26 +171,33 @@ pub enum DescribeCommand {
     Groups(DescribeGroupsArgs),
 }
 
+/// Which run, and how far into it, a `describe` command looks at.
 #[derive(Debug, Args)]
-pub struct DescribeTopicsArgs {
+pub struct RunPointArgs {
     /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
     pub scenario: String,
     /// The run's seed [default: the scenario's own seed].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Describe the cluster at this simulated time (e.g. 12s, 500ms) [default: the scenario's
+    /// Describe the run at this simulated time (e.g. 12s, 500ms) [default: the scenario's
     /// end].
     #[arg(long, value_name = "DURATION", value_parser = parse_until, conflicts_with = "step")]
     pub at: Option<u64>,
-    /// Describe the cluster after exactly N events (fewer if the run has no more).
+    /// Describe the run after exactly N events (fewer if the run has no more).
     #[arg(long, value_name = "N")]
     pub step: Option<u64>,
-    /// Only this topic.
-    #[arg(long, value_name = "NAME")]
-    pub topic: Option<String>,
     /// Add a `[cluster.config]` setting (repeatable), as for `run`.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub config: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeTopicsArgs {
+    #[command(flatten)]
+    pub point: RunPointArgs,
+    /// Only this topic.
+    #[arg(long, value_name = "NAME")]
+    pub topic: Option<String>,
 }
 
 const DESCRIBE_GROUPS_LONG: &str = "Describe consumer groups the way \
@@ -242,18 +249,8 @@ const DESCRIBE_GROUPS_AFTER: &str = "Examples:
 
 #[derive(Debug, Args)]
 pub struct DescribeGroupsArgs {
-    /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
-    pub scenario: String,
-    /// The run's seed [default: the scenario's own seed].
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Describe the groups at this simulated time (e.g. 12s, 500ms) [default: the scenario's
-    /// end].
-    #[arg(long, value_name = "DURATION", value_parser = parse_until, conflicts_with = "step")]
-    pub at: Option<u64>,
-    /// Describe the groups after exactly N events (fewer if the run has no more).
-    #[arg(long, value_name = "N")]
-    pub step: Option<u64>,
+    #[command(flatten)]
+    pub point: RunPointArgs,
     /// Only this group (a consumer's `group.id`).
     #[arg(long, value_name = "GROUP")]
     pub group: Option<String>,
@@ -266,9 +263,6 @@ pub struct DescribeGroupsArgs {
     /// Print the groups as one JSON array (the full view, whatever the table).
     #[arg(long)]
     pub json: bool,
-    /// Add a `[cluster.config]` setting (repeatable), as for `run`.
-    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-    pub config: Vec<(String, String)>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -545,7 +539,7 @@ fn describe_topics(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> CmdResult {
-    let scenario = load_with_config(&args.scenario, &args.config, &[])?;
+    let scenario = load_with_config(&args.point.scenario, &args.point.config, &[])?;
     if let Some(topic) = &args.topic
         && !scenario.topics.iter().any(|t| *t.name == **topic)
     {
@@ -559,22 +553,12 @@ fn describe_topics(
             ),
         ));
     }
-    let seed = args.seed.unwrap_or(scenario.default_seed);
-    let point = point_flag(&scenario, args.step, args.at);
     let topic_flag = args
         .topic
         .as_ref()
         .map(|t| format!(" --topic {t}"))
         .unwrap_or_default();
-    let _ = writeln!(
-        err,
-        "kafkalab: scenario {} seed {seed} (replay: kafkalab describe topics {} --seed {seed}{point}{topic_flag}{})",
-        scenario.name,
-        args.scenario,
-        config_flags(&args.config, &[])
-    );
-    let mut sim = Simulation::new(Arc::new(scenario), seed);
-    run_to_point(&mut sim, args.step, args.at, err);
+    let sim = simulate_to_point(&args.point, scenario, "topics", &topic_flag, err);
     let text =
         crate::describe::describe_topics(sim.scenario(), sim.metadata(), args.topic.as_deref());
     out.write_all(text.as_bytes()).map_err(io_error)?;
@@ -622,7 +606,7 @@ fn describe_groups(
     err: &mut dyn Write,
 ) -> CmdResult {
     use crate::describe_groups::{GroupsView, describe_groups, scenario_group_ids};
-    let scenario = load_with_config(&args.scenario, &args.config, &[])?;
+    let scenario = load_with_config(&args.point.scenario, &args.point.config, &[])?;
     let known = scenario_group_ids(&scenario);
     if let Some(group) = &args.group
         && !known.contains(group)
@@ -643,18 +627,14 @@ fn describe_groups(
             ),
         ));
     }
-    let seed = args.seed.unwrap_or(scenario.default_seed);
-    let _ = writeln!(
-        err,
-        "kafkalab: scenario {} seed {seed} (replay: kafkalab describe groups {} --seed {seed}{}{})",
-        scenario.name,
-        args.scenario,
-        point_flag(&scenario, args.step, args.at),
-        describe_groups_flags(args),
-    );
     let name = scenario.name.clone();
-    let mut sim = Simulation::new(Arc::new(scenario), seed);
-    run_to_point(&mut sim, args.step, args.at, err);
+    let sim = simulate_to_point(
+        &args.point,
+        scenario,
+        "groups",
+        &describe_groups_flags(args),
+        err,
+    );
     let mut groups = sim.groups();
     groups.retain(|g| args.group.as_ref().is_none_or(|only| *g.group == **only));
     if args.json {
@@ -700,7 +680,30 @@ fn describe_groups_flags(args: &DescribeGroupsArgs) -> String {
             flags.push_str(flag);
         }
     }
-    flags + &config_flags(&args.config, &[])
+    flags
+}
+
+/// Prints the seed banner with the replay command (`kafkalab describe <what> …` plus the
+/// command's own `flags`), then builds the run and steps it to `--at`/`--step`.
+fn simulate_to_point(
+    point: &RunPointArgs,
+    scenario: kafkalab_sim::scenario::Scenario,
+    what: &str,
+    flags: &str,
+    err: &mut dyn Write,
+) -> Simulation {
+    let seed = point.seed.unwrap_or(scenario.default_seed);
+    let _ = writeln!(
+        err,
+        "kafkalab: scenario {} seed {seed} (replay: kafkalab describe {what} {} --seed {seed}{}{flags}{})",
+        scenario.name,
+        point.scenario,
+        point_flag(&scenario, point.step, point.at),
+        config_flags(&point.config, &[])
+    );
+    let mut sim = Simulation::new(Arc::new(scenario), seed);
+    run_to_point(&mut sim, point.step, point.at, err);
+    sim
 }
 
 /// Runs to `until`, writing a JSON Lines trace: a header line with the run's identity and the

@@ -131,13 +131,7 @@ impl Controller {
 
     pub(crate) fn on_start(&mut self, out: ControllerOut<'_, '_>) {
         let now_ms = out.now_ms();
-        let unfenced: Vec<i32> = self
-            .image
-            .brokers
-            .values()
-            .filter(|b| !b.fenced)
-            .map(|b| b.id)
-            .collect();
+        let unfenced = self.image.unfenced_brokers();
         for id in unfenced {
             self.touch_session(id, now_ms, out);
         }
@@ -462,13 +456,7 @@ impl Controller {
             let error = if self.image.topics.contains_key(&t.name) {
                 Errors::TopicAlreadyExists
             } else {
-                let unfenced: Vec<i32> = self
-                    .image
-                    .brokers
-                    .values()
-                    .filter(|b| !b.fenced)
-                    .map(|b| b.id)
-                    .collect();
+                let unfenced = self.image.unfenced_brokers();
                 let rf = t.replication_factor.max(1) as usize;
                 if t.num_partitions < 1 {
                     Errors::InvalidPartitions
@@ -480,17 +468,7 @@ impl Controller {
                         partitions: t.num_partitions,
                     });
                     let placements = assign_replicas(&unfenced, t.num_partitions, rf, out.rng());
-                    for (p, replicas) in placements.into_iter().enumerate() {
-                        self.append(MetadataRecord::Partition(PartitionRecord {
-                            tp: TopicPartition::new(t.name.clone(), p as i32),
-                            leader: replicas.first().copied().unwrap_or(NO_LEADER),
-                            isr: replicas.clone(),
-                            replicas,
-                            leader_epoch: 0,
-                            partition_epoch: 0,
-                            leader_recovery_state: LeaderRecoveryState::Recovered,
-                        }));
-                    }
+                    self.append_new_partitions(&t.name, 0, placements);
                     out.note(Note::PartitionsCreated {
                         topic: t.name.clone(),
                         previous_count: 0,
@@ -560,13 +538,7 @@ impl Controller {
         let replication_factor = first.replicas.len();
         // Simplification: Kafka's placer may put followers on fenced (but registered) brokers
         // when too few are unfenced; here every replica of a new partition is unfenced.
-        let unfenced: Vec<i32> = self
-            .image
-            .brokers
-            .values()
-            .filter(|b| !b.fenced)
-            .map(|b| b.id)
-            .collect();
+        let unfenced = self.image.unfenced_brokers();
         if unfenced.len() < replication_factor {
             return Err(ApiError::new(
                 Errors::InvalidReplicationFactor,
@@ -579,7 +551,14 @@ impl Controller {
         }
         let topic: Arc<str> = first.tp.topic.clone();
         let placements = assign_replicas(&unfenced, count - current, replication_factor, out.rng());
-        for (partition, replicas) in (current..).zip(placements) {
+        self.append_new_partitions(&topic, current, placements);
+        Ok(())
+    }
+
+    /// `PartitionRecord`s for new partitions `first..` of `topic`: leader epoch 0, the live
+    /// replicas as ISR, the first of them leading.
+    fn append_new_partitions(&mut self, topic: &Arc<str>, first: i32, placements: Vec<Vec<i32>>) {
+        for (partition, replicas) in (first..).zip(placements) {
             let isr: Vec<i32> = replicas
                 .iter()
                 .copied()
@@ -595,7 +574,6 @@ impl Controller {
                 leader_recovery_state: LeaderRecoveryState::Recovered,
             }));
         }
-        Ok(())
     }
 
     // ----- metadata replication -----

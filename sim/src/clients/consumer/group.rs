@@ -593,6 +593,7 @@ impl Consumer {
             return;
         };
         commit.in_flight = true;
+        let id = super::bump(&mut self.next_correlation_id);
         let partitions = commit
             .offsets
             .iter()
@@ -603,21 +604,13 @@ impl Consumer {
             })
             .collect();
         let msg = KafkaMsg::OffsetCommit(OffsetCommitRequest {
-            correlation_id: 0,
+            correlation_id: id,
             group_id: g.group_id.clone(),
             generation_id: commit.generation,
             member_id: commit.member_id.clone(),
             group_instance_id: self.config.group_instance_id.clone(),
             partitions,
         });
-        let id = super::bump(&mut self.next_correlation_id);
-        let msg = match msg {
-            KafkaMsg::OffsetCommit(mut r) => {
-                r.correlation_id = id;
-                KafkaMsg::OffsetCommit(r)
-            }
-            other => other,
-        };
         self.request(
             node,
             msg,

@@ -354,11 +354,16 @@ pub(crate) fn remove_first(list: &mut Vec<TopicPartition>, tp: &TopicPartition) 
     }
 }
 
+/// Builders shared by the assignors' unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(super) mod test_support {
+    use super::MemberSubscription;
+    use crate::protocol::{ConsumerSubscription, NO_GENERATION};
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
 
-    fn member(id: &str, instance: Option<&str>, topics: &[&str]) -> MemberSubscription {
+    /// A fresh member (owns nothing) subscribed to `topics`.
+    pub fn member(id: &str, instance: Option<&str>, topics: &[&str]) -> MemberSubscription {
         MemberSubscription {
             member_id: id.into(),
             group_instance_id: instance.map(Into::into),
@@ -369,6 +374,17 @@ mod tests {
             },
         }
     }
+
+    /// `partitions_per_topic` from `(topic, count)` pairs.
+    pub fn counts(spec: &[(&str, i32)]) -> BTreeMap<Arc<str>, i32> {
+        spec.iter().map(|(t, c)| (Arc::from(*t), *c)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{counts, member};
+    use super::*;
 
     fn sorted(members: &[MemberSubscription]) -> Vec<&str> {
         let mut refs: Vec<&MemberSubscription> = members.iter().collect();
@@ -432,10 +448,7 @@ mod tests {
             member("c2", None, &["b"]),
             member("c1", None, &["a"]), // a rejoin replaces c1's subscription in place
         ];
-        let counts: BTreeMap<Arc<str>, i32> = [("a", 2), ("b", 1), ("unused", 4), ("gone", 0)]
-            .into_iter()
-            .map(|(t, c)| (Arc::from(t), c))
-            .collect();
+        let counts = counts(&[("a", 2), ("b", 1), ("unused", 4), ("gone", 0)]);
         let view = LeaderView::new(&counts, &members);
         let ids: Vec<&str> = view.members.iter().map(|m| &*m.member_id).collect();
         assert_eq!(ids.len(), 2);

@@ -49,33 +49,18 @@ pub(super) fn assign(view: &LeaderView<'_>) -> BTreeMap<Arc<str>, Vec<TopicParti
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Assignor, MemberSubscription, assign as run};
-    use crate::protocol::{ConsumerSubscription, NO_GENERATION, TopicPartition};
-    use std::collections::BTreeMap;
+    use super::super::test_support::{counts, member};
+    use super::super::{Assignor, assign as run};
+    use crate::protocol::TopicPartition;
     use std::sync::Arc;
-
-    fn member(id: &str, topics: &[&str]) -> MemberSubscription {
-        MemberSubscription {
-            member_id: id.into(),
-            group_instance_id: None,
-            subscription: ConsumerSubscription {
-                topics: topics.iter().map(|t| Arc::from(*t)).collect(),
-                owned_partitions: Vec::new(),
-                generation_id: NO_GENERATION,
-            },
-        }
-    }
 
     #[test]
     fn early_members_collect_the_extras_of_every_topic() {
-        let counts: BTreeMap<Arc<str>, i32> = [("a", 4), ("b", 4), ("c", 4)]
-            .into_iter()
-            .map(|(t, c)| (Arc::from(t), c))
-            .collect();
+        let counts = counts(&[("a", 4), ("b", 4), ("c", 4)]);
         let members = [
-            member("m3", &["a", "b", "c"]),
-            member("m1", &["a", "b", "c"]),
-            member("m2", &["a", "b", "c"]),
+            member("m3", None, &["a", "b", "c"]),
+            member("m1", None, &["a", "b", "c"]),
+            member("m2", None, &["a", "b", "c"]),
         ];
         let result = run(Assignor::Range, &counts, &members);
         let sizes: Vec<usize> = ["m1", "m2", "m3"]

@@ -39,35 +39,20 @@ pub(super) fn assign(view: &LeaderView<'_>) -> BTreeMap<Arc<str>, Vec<TopicParti
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Assignor, MemberSubscription, assign as run};
-    use crate::protocol::{ConsumerSubscription, NO_GENERATION, TopicPartition};
-    use std::collections::BTreeMap;
+    use super::super::test_support::{counts, member};
+    use super::super::{Assignor, assign as run};
+    use crate::protocol::TopicPartition;
     use std::sync::Arc;
-
-    fn member(id: &str, topics: &[&str]) -> MemberSubscription {
-        MemberSubscription {
-            member_id: id.into(),
-            group_instance_id: None,
-            subscription: ConsumerSubscription {
-                topics: topics.iter().map(|t| Arc::from(*t)).collect(),
-                owned_partitions: Vec::new(),
-                generation_id: NO_GENERATION,
-            },
-        }
-    }
 
     #[test]
     fn the_class_javadoc_example_with_different_subscriptions() {
         // RoundRobinAssignor's javadoc: C0 -> t0; C1 -> t0, t1; C2 -> t0, t1, t2 with
         // 1, 2 and 3 partitions gives C0 [t0p0], C1 [t1p0], C2 [t1p1, t2p0, t2p1, t2p2].
-        let counts: BTreeMap<Arc<str>, i32> = [("t0", 1), ("t1", 2), ("t2", 3)]
-            .into_iter()
-            .map(|(t, c)| (Arc::from(t), c))
-            .collect();
+        let counts = counts(&[("t0", 1), ("t1", 2), ("t2", 3)]);
         let members = [
-            member("C2", &["t0", "t1", "t2"]),
-            member("C0", &["t0"]),
-            member("C1", &["t0", "t1"]),
+            member("C2", None, &["t0", "t1", "t2"]),
+            member("C0", None, &["t0"]),
+            member("C1", None, &["t0", "t1"]),
         ];
         let result = run(Assignor::RoundRobin, &counts, &members);
         let tp = |t: &str, p| TopicPartition::new(t, p);

@@ -172,10 +172,8 @@ impl ClassicGroup {
 
     pub fn add(&mut self, member: Member) {
         if self.members.is_empty() {
-            self.protocol_type = self
-                .protocol_type
-                .clone()
-                .or_else(|| Some(Arc::from(crate::protocol::CONSUMER_PROTOCOL_TYPE)));
+            self.protocol_type
+                .get_or_insert_with(|| crate::protocol::CONSUMER_PROTOCOL_TYPE.into());
         }
         if self.leader_id.is_none() {
             self.leader_id = Some(member.member_id.clone());

@@ -716,7 +716,7 @@ impl GroupCoordinator {
 
     /// The join timer fired: the initial delay (maybe extended) or the rebalance timeout.
     pub fn on_join_timer(&mut self, group_id: &Arc<str>, out: CoordOut) -> Writes {
-        let initial = self.initial_rebalance_delay();
+        let initial = self.config.initial_rebalance_delay_ms;
         let Some(group) = self.groups.get_mut(group_id) else {
             return Vec::new();
         };
@@ -736,10 +736,6 @@ impl GroupCoordinator {
             return Vec::new();
         }
         self.complete_join(group_id, out)
-    }
-
-    fn initial_rebalance_delay(&self) -> i64 {
-        self.config.initial_rebalance_delay_ms
     }
 
     /// `completeClassicGroupJoin`.
@@ -995,7 +991,7 @@ impl GroupCoordinator {
                     if let Some(p) = m.awaiting_sync.take() {
                         responses.push((
                             p.node,
-                            sync_response(p, group_protocol(&group.protocol_name), &m.assignment),
+                            sync_response(p, group.protocol_name.clone(), &m.assignment),
                         ));
                     }
                 }
@@ -1013,7 +1009,7 @@ impl GroupCoordinator {
                     .unwrap_or_default();
                 out.send(
                     from,
-                    sync_response(parked, group_protocol(&group.protocol_name), &assignment),
+                    sync_response(parked, group.protocol_name.clone(), &assignment),
                 );
                 Vec::new()
             }
@@ -1257,10 +1253,6 @@ impl GroupCoordinator {
             partitions,
         }
     }
-}
-
-fn group_protocol(name: &Option<Arc<str>>) -> Option<Arc<str>> {
-    name.clone()
 }
 
 /// A random version-4 UUID from the run's PRNG, for member ids (`Uuid.randomUuid`).
