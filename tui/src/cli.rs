@@ -433,8 +433,10 @@ fn overview(out: &mut dyn Write) -> CmdResult {
     let mut text =
         String::from("Kafka Lab — a deterministic simulator for learning how Kafka behaves.\n\n");
     text.push_str("Built-in scenarios:\n");
-    for (name, description) in scenario_list() {
-        text.push_str(&format!("  {name:<16} {description}\n"));
+    let list = scenario_list();
+    let width = name_width(&list);
+    for (name, description) in list {
+        text.push_str(&format!("  {name:<width$} {description}\n"));
     }
     text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
     text.push_str("  kafkalab describe topics quickstart\n");
@@ -443,6 +445,11 @@ fn overview(out: &mut dyn Write) -> CmdResult {
     text.push_str("  kafkalab explain coordinator my-group\n  kafkalab --help\n");
     out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
+}
+
+/// The width of the name column: the longest scenario name.
+fn name_width(list: &[(String, String)]) -> usize {
+    list.iter().map(|(name, _)| name.len()).max().unwrap_or(0)
 }
 
 fn scenario_list() -> Vec<(String, String)> {
@@ -475,8 +482,9 @@ fn scenarios_cmd(cmd: &ScenariosCommand, out: &mut dyn Write) -> CmdResult {
                     .collect();
                 write_json(out, &entries)?;
             } else {
+                let width = name_width(&list);
                 for (name, description) in list {
-                    writeln!(out, "{name:<16} {description}").map_err(io_error)?;
+                    writeln!(out, "{name:<width$} {description}").map_err(io_error)?;
                 }
             }
         }
