@@ -7,7 +7,7 @@
 //! record that is in the log never returned to a consumer (`unseen`)? These are the first
 //! entries of the Jepsen Kafka anomaly taxonomy; the checker issue adds the rest.
 
-use crate::kernel::TraceEvent;
+use crate::kernel::{NodeId, TraceEvent};
 use crate::log::UnifiedLog;
 use crate::node::{KafkaNode, Note};
 use crate::protocol::{Errors, TopicPartition};
@@ -62,17 +62,36 @@ pub struct History {
     pub rebalances: u64,
     /// Commits refused by a coordinator (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`, ...).
     pub rejected_commits: u64,
+    /// Who owns each partition of each group: the member that was last assigned it, or, once
+    /// that member revoked (or lost) it, the time since when it waits for a new owner.
+    owners: BTreeMap<(TopicPartition, Arc<str>), Ownership>,
+    /// Times a group's partition was revoked (or lost) and later assigned again.
+    pub rebalance_pauses: u64,
+    /// Partition-time (µs) between a member revoking a partition and the next member being
+    /// assigned it: the stop-the-world part of rebalances.
+    pub rebalance_pause_us: u64,
+    /// Records acknowledged into a partition while it waited for a new owner: records no
+    /// member could process during that pause.
+    pub rebalance_pause_records: u64,
+}
+
+/// A group's partition as the members' callbacks (`onPartitionsAssigned/Revoked/Lost`) left it.
+#[derive(Clone, Copy, Debug, Serialize)]
+enum Ownership {
+    Owned(NodeId),
+    Revoked { since_us: u64 },
 }
 
 impl History {
     /// Folds one step's notes into the history.
     pub fn absorb(&mut self, event: &TraceEvent<KafkaNode>) {
         for note in &event.notes {
-            self.absorb_note(note, event.step);
+            self.absorb_note(note, event);
         }
     }
 
-    fn absorb_note(&mut self, note: &Note, step: u64) {
+    fn absorb_note(&mut self, note: &Note, event: &TraceEvent<KafkaNode>) {
+        let step = event.step;
         match note {
             Note::Sent {
                 value,
@@ -94,7 +113,16 @@ impl History {
                 self.sends.insert(value.clone(), record);
             }
             Note::Acked { value, offset, .. } => {
-                self.resolve(value, Outcome::Acked { offset: *offset })
+                self.resolve(value, Outcome::Acked { offset: *offset });
+                if let Some(send) = self.sends.get(value) {
+                    let waiting = self
+                        .owners
+                        .range((send.tp.clone(), Arc::from(""))..)
+                        .take_while(|((tp, _), _)| *tp == send.tp)
+                        .filter(|(_, o)| matches!(o, Ownership::Revoked { .. }))
+                        .count();
+                    self.rebalance_pause_records += waiting as u64;
+                }
             }
             Note::SendFailed { value, tp, error } => {
                 if !self.sends.contains_key(value) {
@@ -119,6 +147,32 @@ impl History {
                 }
             }
             Note::GroupCompletingRebalance { .. } => self.rebalances += 1,
+            Note::PartitionsAssigned {
+                group, partitions, ..
+            } => {
+                let Some(node) = event.node else { return };
+                for tp in partitions {
+                    let key = (tp.clone(), group.clone());
+                    if let Some(Ownership::Revoked { since_us }) = self.owners.get(&key) {
+                        self.rebalance_pauses += 1;
+                        self.rebalance_pause_us += event.time_us - since_us;
+                    }
+                    self.owners.insert(key, Ownership::Owned(node));
+                }
+            }
+            Note::PartitionsRevoked { group, partitions }
+            | Note::PartitionsLost { group, partitions } => {
+                for tp in partitions {
+                    let key = (tp.clone(), group.clone());
+                    if let Some(o) = self.owners.get_mut(&key)
+                        && matches!(o, Ownership::Owned(n) if Some(*n) == event.node)
+                    {
+                        *o = Ownership::Revoked {
+                            since_us: event.time_us,
+                        };
+                    }
+                }
+            }
             Note::OffsetCommitRejected { .. } => self.rejected_commits += 1,
             Note::Polled { records, .. } => {
                 for (_, value) in records {
@@ -175,6 +229,15 @@ pub struct Summary {
     pub processed_twice: u64,
     /// Records in the final log of a topic that applications consume, never processed.
     pub never_processed: u64,
+    /// How many times a group's partition was revoked and then assigned again: eager
+    /// rebalances revoke every partition, cooperative ones only those that move.
+    pub rebalance_paused_partitions: u64,
+    /// Partition-milliseconds a group's partitions spent revoked and not yet reassigned: the
+    /// stop-the-world pause of rebalances.
+    pub rebalance_pause_ms: u64,
+    /// Records written to a partition while it waited for its new owner: what no member
+    /// could process during the pause.
+    pub rebalance_pause_records: u64,
 }
 
 impl Summary {
@@ -203,6 +266,9 @@ impl Summary {
             leader_elections: history.leader_elections,
             rebalances: history.rebalances,
             processed_twice: history.processed.values().filter(|n| **n > 1).count() as u64,
+            rebalance_paused_partitions: history.rebalance_pauses,
+            rebalance_pause_ms: history.rebalance_pause_us / 1000,
+            rebalance_pause_records: history.rebalance_pause_records,
             ..Summary::default()
         };
         for (tp, log) in &final_logs {

@@ -377,8 +377,15 @@ pub enum Note {
         offset: i64,
         value: Option<Arc<str>>,
     },
+    /// The coordinator acknowledged a commit: these offsets are durable (below the high
+    /// watermark of `__consumer_offsets`).
+    Committed {
+        group: Arc<str>,
+        offsets: Vec<(TopicPartition, i64)>,
+    },
     /// A commit the application asked for failed (`CommitFailedException`,
-    /// `RebalanceInProgressException`, a timeout); `local` when it never reached the broker.
+    /// `RebalanceInProgressException`, a timeout); `error` is `None` when it never reached the
+    /// broker.
     CommitFailed {
         group: Arc<str>,
         /// The broker's answer; `None` when the client refused before sending.

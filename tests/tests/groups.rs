@@ -1,7 +1,16 @@
 //! Consumer groups: rebalances, delivery semantics of the application, and what the
 //! coordinator keeps — asserted over many seeds on the scenarios' summary numbers.
 
+use kafkalab_sim::Simulation;
+use kafkalab_sim::kernel::{At, SimTime};
+use kafkalab_sim::kernel::{NodeId, TraceEvent};
+use kafkalab_sim::node::{KafkaNode, Note};
+use kafkalab_sim::protocol::{Errors, TopicPartition};
+use kafkalab_sim::scenario::Action;
+use kafkalab_sim::scenario::{self, Scenario};
 use kafkalab_tests::{builtin, run};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 const SEEDS: std::ops::Range<u64> = 0..100;
 
@@ -88,4 +97,229 @@ fn commit_before_process_loses_but_never_duplicates() {
         }
     }
     assert!(lost > 0, "some seed never processes a committed record");
+}
+
+/// The next step of a run, until the scenario's end.
+fn step_to_end(sim: &mut Simulation) -> Option<&TraceEvent<KafkaNode>> {
+    let end = sim.end_time();
+    if sim.next_event_time().is_none_or(|t| t > end) {
+        sim.run_until(end);
+        return None;
+    }
+    sim.step()
+}
+
+/// Every note of a full run, with the time and node of its step.
+fn notes(s: &Arc<Scenario>, seed: u64) -> (Simulation, Vec<(u64, Option<NodeId>, Note)>) {
+    let mut sim = Simulation::new(s.clone(), seed);
+    let mut all = Vec::new();
+    while let Some(e) = step_to_end(&mut sim) {
+        for n in &e.notes {
+            all.push((e.time_us, e.node, n.clone()));
+        }
+    }
+    (sim, all)
+}
+
+#[test]
+fn a_zombie_commit_is_refused_with_illegal_generation() {
+    let s = builtin("zombie-consumer");
+    for seed in 0..20 {
+        let (sim, notes) = notes(&s, seed);
+        let zombie = sim.world().node_id("consumer-1");
+        let refused: Vec<_> = notes
+            .iter()
+            .filter_map(|(t, _, n)| match n {
+                Note::OffsetCommitRejected {
+                    generation, error, ..
+                } => Some((*t / 1_000_000, *generation, *error)),
+                _ => None,
+            })
+            .collect();
+        // Frozen 10 s..30 s; generation 2 began without it at about 25 s.
+        assert_eq!(
+            refused,
+            [(30, 1, Errors::IllegalGeneration)],
+            "seed {seed}: one late commit, stamped with the old generation"
+        );
+        assert_eq!(sim.history().rejected_commits, 1);
+        assert!(
+            notes.iter().any(|(_, node, n)| *node == zombie
+                && matches!(
+                    n,
+                    Note::CommitFailed {
+                        error: Some(Errors::IllegalGeneration),
+                        exception: "CommitFailedException",
+                        ..
+                    }
+                )),
+            "seed {seed}: the application sees CommitFailedException"
+        );
+        // It comes back as the same static instance, without another rebalance.
+        assert!(
+            notes
+                .iter()
+                .any(|(_, _, n)| matches!(n, Note::StaticMemberReplaced { .. }))
+        );
+        let sum = sim.summary();
+        assert_eq!((sum.rebalances, sum.never_processed), (2, 0), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_static_member_restarting_within_its_session_causes_no_rebalance() {
+    let s = builtin("static-membership");
+    for seed in 0..20 {
+        let (sim, notes) = notes(&s, seed);
+        let sum = sim.summary();
+        assert_eq!(sum.rebalances, 1, "seed {seed}: only the group's first");
+        assert_eq!(sum.never_processed, 0, "seed {seed}");
+        let after_crash = |n: &&(u64, Option<NodeId>, Note)| n.0 >= 15_000_000;
+        assert!(
+            !notes
+                .iter()
+                .filter(after_crash)
+                .any(|(_, _, n)| matches!(n, Note::GroupPreparingRebalance { .. })),
+            "seed {seed}: the crash and the restart trigger no rebalance"
+        );
+        let replaced: Vec<_> = notes
+            .iter()
+            .filter_map(|(t, _, n)| match n {
+                Note::StaticMemberReplaced { instance, .. } => Some((*t / 1_000_000, instance)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(replaced.len(), 1, "seed {seed}: {replaced:?}");
+        assert_eq!((replaced[0].0, &*replaced[0].1.clone()), (25, "stock-1"));
+        let g = &sim.groups()[0];
+        assert_eq!((g.state, g.generation, g.members.len()), ("Stable", 1, 2));
+    }
+    // The same restart without group.instance.id: the restarted process is a new member, so
+    // the group rebalances (and the dead member is removed).
+    let text = scenario::builtin_text("static-membership")
+        .expect("built in")
+        .replace("\"group.instance.id\"", "\"client.id\"");
+    let dynamic =
+        Arc::new(scenario::parse_scenario(&text, "static-membership-dynamic.toml").expect("valid"));
+    let (sim, notes) = notes(&dynamic, 1);
+    assert!(
+        notes
+            .iter()
+            .any(|(t, _, n)| *t >= 25_000_000 && matches!(n, Note::GroupPreparingRebalance { .. })),
+        "the restarted member's join starts a rebalance"
+    );
+    // ... which waits for the dead member until its session expires (45 s after the
+    // crash, past the end), every partition revoked meanwhile.
+    let sum = sim.summary();
+    assert!(sum.never_processed > 0, "{sum:?}");
+}
+
+#[test]
+fn coordinator_failover_loses_no_committed_offset() {
+    // Where __consumer_offsets-39 is led depends on the seed (Kafka places the first replica
+    // at random), so each run crashes whichever broker coordinates the group at 20 s.
+    let mut scenario = (*builtin("coordinator-failover")).clone();
+    scenario.timeline.clear();
+    let scenario = Arc::new(scenario);
+    for seed in 0..20 {
+        let mut sim = Simulation::new(scenario.clone(), seed);
+        sim.run_until(SimTime::from_millis(19_900));
+        let old = sim.groups()[0].coordinator;
+        let crash = Action::Crash {
+            node: format!("broker-{old}"),
+        };
+        sim.schedule(At::Time(SimTime::from_millis(20_000)), crash)
+            .expect("a broker");
+        let old_node = sim.broker_node(old);
+        // The highest offset the coordinator acknowledged to a consumer, per partition.
+        let mut acked: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+        let mut moved = false;
+        while let Some(e) = step_to_end(&mut sim) {
+            let node = e.node;
+            let mut reloaded = false;
+            for n in &e.notes {
+                match n {
+                    Note::Committed { group, offsets } if &**group == "ledger" => {
+                        for (tp, o) in offsets {
+                            let best = acked.entry(tp.clone()).or_insert(*o);
+                            *best = (*best).max(*o);
+                        }
+                    }
+                    Note::CoordinatorLoaded {
+                        partition: 39,
+                        groups,
+                        ..
+                    } if node != old_node && *groups > 0 => reloaded = true,
+                    _ => {}
+                }
+            }
+            if reloaded {
+                // The new coordinator, right after loading the log: every acknowledged
+                // commit is there.
+                moved = true;
+                let g = &sim.groups()[0];
+                assert_ne!(g.coordinator, old, "seed {seed}");
+                for (tp, offset) in &acked {
+                    let committed = g
+                        .offsets
+                        .iter()
+                        .find(|o| &o.tp == tp)
+                        .and_then(|o| o.committed);
+                    assert!(
+                        committed >= Some(*offset),
+                        "seed {seed}: {tp:?} acknowledged {offset}, the new coordinator has {committed:?}"
+                    );
+                }
+            }
+        }
+        assert!(moved, "seed {seed}: the group moved to a new coordinator");
+        assert_eq!(acked.len(), 4, "seed {seed}: every partition committed");
+        let sum = sim.summary();
+        assert_eq!(
+            (sum.rebalances, sum.never_processed),
+            (1, 0),
+            "seed {seed}: {sum:?}"
+        );
+        let g = &sim.groups()[0];
+        assert!(
+            g.offsets.iter().all(|o| o.lag == Some(0)),
+            "{:?}",
+            g.offsets
+        );
+    }
+}
+
+#[test]
+fn eager_stops_every_partition_cooperative_only_the_moved_ones() {
+    let eager = builtin("eager-rebalance");
+    let cooperative = builtin("cooperative-rebalance");
+    let (mut eager_records, mut cooperative_records) = (0, 0);
+    for seed in 0..8 {
+        let e = run(&eager, seed).summary();
+        let c = run(&cooperative, seed).summary();
+        // One rebalance revokes all twelve partitions; the cooperative one moves two of them
+        // (twelve over five members), over a rebalance and its follow-up.
+        assert_eq!(
+            (e.rebalances, e.rebalance_paused_partitions),
+            (2, 12),
+            "seed {seed}"
+        );
+        assert_eq!(
+            (c.rebalances, c.rebalance_paused_partitions),
+            (3, 2),
+            "seed {seed}"
+        );
+        assert_eq!(
+            (e.processed_twice, e.never_processed),
+            (0, 0),
+            "seed {seed}"
+        );
+        assert_eq!(c.never_processed, 0, "seed {seed}");
+        eager_records += e.rebalance_pause_records;
+        cooperative_records += c.rebalance_pause_records;
+    }
+    assert!(
+        eager_records > cooperative_records,
+        "records written while their partition had no owner: eager {eager_records}, cooperative {cooperative_records}"
+    );
 }

@@ -164,6 +164,11 @@ impl RunReport {
                 "Consumers   rebalances {}  processed_twice {}  never_processed {}",
                 s.rebalances, s.processed_twice, s.never_processed
             );
+            let _ = writeln!(
+                t,
+                "Rebalance   paused_partitions {}  pause_ms {}  pause_records {}",
+                s.rebalance_paused_partitions, s.rebalance_pause_ms, s.rebalance_pause_records
+            );
         }
         for g in &self.groups {
             let _ = writeln!(

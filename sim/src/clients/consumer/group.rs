@@ -83,6 +83,14 @@ pub(super) struct Membership {
     offset_fetch_done: BTreeSet<TopicPartition>,
     /// A fatal error stopped the member (`FENCED_INSTANCE_ID`, bad config).
     fatal: Option<Errors>,
+    /// The eager `StickyAssignor`'s memory (`onAssignment`): the last assignment and its
+    /// generation, which it sends in its subscription's userData — eager members own nothing
+    /// when they rejoin, so this is what keeps the sticky assignment sticky.
+    sticky_member_data: Option<(Vec<TopicPartition>, i32)>,
+    /// The assignment a SyncGroup answer brought, applied (`onJoinComplete`) by the next
+    /// `poll()`: Kafka runs the rebalance callbacks on the application thread, so a batch
+    /// being processed finishes first.
+    pending_assignment: Option<Vec<TopicPartition>>,
 }
 
 impl Membership {
@@ -107,6 +115,8 @@ impl Membership {
             next_auto_commit_ms: 0,
             offset_fetch_done: BTreeSet::new(),
             fatal: None,
+            sticky_member_data: None,
+            pending_assignment: None,
         }
     }
 
@@ -170,6 +180,12 @@ impl Consumer {
         if g.fatal.is_some() {
             return;
         }
+        if let Some(assigned) = g.pending_assignment.take() {
+            self.join_complete(assigned, out);
+        }
+        let Some(g) = &mut self.group else {
+            return;
+        };
         if g.coordinator.is_none() {
             self.ensure_coordinator(out);
             return;
@@ -254,9 +270,19 @@ impl Consumer {
             .config
             .partition_assignment_strategy
             .iter()
-            .map(|a| JoinGroupProtocol {
-                name: a.name().into(),
-                metadata: subscription.clone(),
+            .map(|a| {
+                let mut metadata = subscription.clone();
+                if let (Assignor::Sticky, Some((owned, generation))) = (a, &g.sticky_member_data) {
+                    // Kafka's StickyAssignor reads its previous assignment and generation
+                    // only from its userData (`memberData()`); we carry them in the fields
+                    // the assignor reads.
+                    metadata.owned_partitions = owned.clone();
+                    metadata.generation_id = *generation;
+                }
+                JoinGroupProtocol {
+                    name: a.name().into(),
+                    metadata,
+                }
             })
             .collect();
         let id = super::bump(&mut self.next_correlation_id);
@@ -402,7 +428,8 @@ impl Consumer {
                 g.state = MemberState::Stable;
                 g.join_prepared = false;
                 g.rejoin_needed = false;
-                self.join_complete(resp.assignment, out);
+                g.pending_assignment = Some(resp.assignment);
+                self.app_poll(out);
             }
             Errors::RebalanceInProgress => {
                 g.state = MemberState::Unjoined;
@@ -422,8 +449,8 @@ impl Consumer {
         }
     }
 
-    /// `onJoinComplete`: take the new assignment. A cooperative member gives up what moved
-    /// away and rejoins for the follow-up rebalance.
+    /// `onJoinComplete`, inside `poll()`: take the new assignment. A cooperative member gives
+    /// up what moved away and rejoins for the follow-up rebalance in the same `poll()`.
     fn join_complete(&mut self, assigned: Vec<TopicPartition>, out: ConsumerOut) {
         let now = out.now_ms();
         let protocol = rebalance_protocol(&self.config);
@@ -456,6 +483,7 @@ impl Consumer {
             g.offset_fetch_done.remove(tp);
         }
         g.next_auto_commit_ms = now + self.config.auto_commit_interval_ms;
+        g.sticky_member_data = Some((assigned.clone(), generation));
         self.assignment = assigned;
         out.note(Note::PartitionsAssigned {
             group,
@@ -463,7 +491,6 @@ impl Consumer {
             partitions: added,
         });
         self.send_requests(out);
-        self.app_poll(out);
     }
 
     pub(super) fn heartbeat_tick(&mut self, out: ConsumerOut) {
@@ -645,7 +672,12 @@ impl Consumer {
                 | Errors::RequestTimedOut
         );
         if error.is_ok() {
-            g.commit = None;
+            if let Some(commit) = g.commit.take() {
+                out.note(Note::Committed {
+                    group: g.group_id.clone(),
+                    offsets: commit.offsets,
+                });
+            }
             return self.commit_done(purpose, true, out);
         }
         if retriable && purpose != Purpose::AutoCommit && now < commit.deadline_ms {
@@ -857,6 +889,7 @@ impl Consumer {
     pub(super) fn coordinator_failed(&mut self, _error: Errors, out: ConsumerOut) {
         let Some(g) = &mut self.group else { return };
         g.coordinator = None;
+        g.finding = false;
         g.heartbeat_in_flight = false;
         self.arm_retry(out);
     }

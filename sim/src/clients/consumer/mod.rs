@@ -99,6 +99,10 @@ pub struct Consumer {
     positions: BTreeMap<TopicPartition, i64>,
     /// Fetched records not yet returned by `poll()`.
     buffered: BTreeMap<TopicPartition, Fetched>,
+    /// Partitions with buffered records, in the order their fetches completed: `poll()`
+    /// drains them in this order, as Kafka's `completedFetches` queue, so a partition whose
+    /// data keeps arriving cannot starve the others when `max.poll.records` is small.
+    fetch_order: VecDeque<TopicPartition>,
     /// Partitions stuck with `NoOffsetForPartitionException` until a seek.
     no_offset: BTreeSet<TopicPartition>,
     /// Assigned partitions waiting for their committed offset (OffsetFetch).
@@ -131,6 +135,7 @@ impl Consumer {
             assignment: Vec::new(),
             positions: BTreeMap::new(),
             buffered: BTreeMap::new(),
+            fetch_order: VecDeque::new(),
             no_offset: BTreeSet::new(),
             awaiting_committed: BTreeSet::new(),
             pending: BTreeMap::new(),
@@ -202,6 +207,7 @@ impl Consumer {
         self.assignment.clear();
         self.positions.clear();
         self.buffered.clear();
+        self.fetch_order.clear();
         self.no_offset.clear();
         self.awaiting_committed.clear();
         self.pending.clear();
@@ -517,13 +523,18 @@ impl Consumer {
                 return false;
             }
         }
-        let buffer = self.buffered.entry(tp).or_default();
+        let buffer = self.buffered.entry(tp.clone()).or_default();
+        let was_empty = buffer.is_empty();
         let mut next = buffer.back().map_or(position, |(o, _)| o + 1);
         for batch in &data.batches {
             for r in batch.records.iter().filter(|r| r.offset >= next) {
                 buffer.push_back((r.offset, r.value.clone()));
             }
             next = next.max(batch.next_offset());
+        }
+        if was_empty && !buffer.is_empty() {
+            self.fetch_order.retain(|t| *t != tp);
+            self.fetch_order.push_back(tp);
         }
         true
     }
@@ -538,7 +549,7 @@ impl Consumer {
     }
 
     /// `poll()`'s data part: up to `max.poll.records` buffered records, partition by
-    /// partition, advancing positions. Records below a position (a seek back) are skipped.
+    /// partition in the order their fetches completed, advancing positions. Records below a position (a seek back) are skipped.
     fn take_records(&mut self, out: ConsumerOut) -> Vec<(TopicPartition, i64, Option<Arc<str>>)> {
         let mut taken = Vec::new();
         let eager = group::rebalance_protocol(&self.config) == RebalanceProtocol::Eager;
@@ -550,14 +561,19 @@ impl Consumer {
             return taken;
         }
         let max = self.config.max_poll_records as usize;
-        for tp in self.assignment.clone() {
-            if taken.len() >= max {
-                break;
-            }
-            let Some(position) = self.positions.get(&tp).copied() else {
+        let mut i = 0;
+        while taken.len() < max && i < self.fetch_order.len() {
+            let tp = self.fetch_order[i].clone();
+            let Some(buffer) = self
+                .buffered
+                .get_mut(&tp)
+                .filter(|_| self.assignment.contains(&tp))
+            else {
+                self.fetch_order.remove(i);
                 continue;
             };
-            let Some(buffer) = self.buffered.get_mut(&tp) else {
+            let Some(position) = self.positions.get(&tp).copied() else {
+                i += 1;
                 continue;
             };
             let mut polled = Vec::new();
@@ -571,6 +587,11 @@ impl Consumer {
                 }
                 next = offset + 1;
                 polled.push((offset, value));
+            }
+            if buffer.is_empty() {
+                self.fetch_order.remove(i);
+            } else {
+                i += 1;
             }
             if polled.is_empty() {
                 continue;
