@@ -11,7 +11,8 @@ use crate::clients::{Consumer, Producer};
 use crate::controller::Controller;
 use crate::history::{History, Summary};
 use crate::kernel::{
-    At, Command, CrashKind, NodeId, NodeStatus, SimTime, Steppable, TraceEvent, World,
+    At, Command, CommandNote, CrashKind, EventKind, NodeId, NodeStatus, SimTime, Steppable,
+    TraceEvent, World,
 };
 use crate::log::{LogConfig, UnifiedLog};
 use crate::metadata::{MetadataImage, assign_replicas};
@@ -91,6 +92,20 @@ pub struct Simulation {
     commands: Vec<StampedAction>,
     /// The largest partition count each scheduled `add-partitions` asked for, by topic.
     planned_partitions: BTreeMap<Arc<str>, i32>,
+    /// Clients scheduled to join the run (a consumer with a later `start`, an `add-producer`
+    /// or `add-consumer` action), by name, until they do.
+    planned_nodes: BTreeMap<String, PlannedNode>,
+    /// Actions that name a planned client, in the order they were given: node ids exist only
+    /// once a node is in the world, so each is resolved when the last client it names joins.
+    awaiting_nodes: Vec<StampedAction>,
+}
+
+/// A client that will join the run: when, and what kind of node it is.
+#[derive(Clone, Debug)]
+struct PlannedNode {
+    joins: At,
+    /// `KafkaNode::role`.
+    role: &'static str,
 }
 
 impl Simulation {
@@ -154,6 +169,8 @@ impl Simulation {
             history: History::default(),
             commands: Vec::new(),
             planned_partitions: BTreeMap::new(),
+            planned_nodes: BTreeMap::new(),
+            awaiting_nodes: Vec::new(),
         };
         for p in &scenario.producers {
             let node = sim.producer_node(p);
@@ -164,7 +181,7 @@ impl Simulation {
         }
         for timed in &scenario.timeline {
             let at = At::Time(SimTime::from_micros(timed.at_us));
-            // The loader checked every timeline action against the nodes it can see.
+            // The loader checked every timeline action against the nodes there at its time.
             if let Err(e) = sim.resolve(at, &timed.action) {
                 debug_assert!(false, "validated timeline action failed: {e}");
             }
@@ -361,7 +378,11 @@ impl Simulation {
     pub fn step(&mut self) -> Option<&TraceEvent<KafkaNode>> {
         let event = self.world.step()?;
         self.history.absorb(event);
-        Some(event)
+        if let EventKind::Command(CommandNote::AddNode { name }) = &event.kind {
+            let name = name.clone();
+            self.node_joined(&name);
+        }
+        self.world.last_event()
     }
 
     /// Time of the next step, if any.
@@ -404,6 +425,14 @@ impl Simulation {
     }
 
     fn resolve(&mut self, at: At, action: &Action) -> Result<(), ActionError> {
+        if self.awaits_planned_node(at, action)? {
+            self.awaiting_nodes.push(StampedAction {
+                at,
+                action: action.clone(),
+            });
+            return Ok(());
+        }
+        self.check_roles(action)?;
         let command = match action {
             Action::Crash { node } => Command::Crash(self.node(node)?, CrashKind::Crash),
             Action::PowerLoss { node } => Command::Crash(self.node(node)?, CrashKind::PowerLoss),
@@ -424,8 +453,7 @@ impl Simulation {
             Action::DropMessage { id } => Command::DropMessage(crate::kernel::MessageId(*id)),
             Action::Isolate { node } => return self.isolate(at, node),
             Action::Produce { producer, count } => {
-                let id = self.client(producer, "producer")?;
-                Command::Input(id, Input::Produce { count: *count })
+                Command::Input(self.node(producer)?, Input::Produce { count: *count })
             }
             Action::Seek {
                 consumer,
@@ -433,7 +461,7 @@ impl Simulation {
                 partition,
                 offset,
             } => {
-                let id = self.client(consumer, "consumer")?;
+                let id = self.node(consumer)?;
                 let tp = TopicPartition::new(Arc::<str>::from(topic.as_str()), *partition);
                 Command::Input(
                     id,
@@ -443,18 +471,12 @@ impl Simulation {
                     },
                 )
             }
-            Action::RemoveClient { node } => {
-                let id = self.node(node)?;
-                if self.world.node(id).and_then(KafkaNode::as_broker).is_some() {
-                    return Err(ActionError(format!(
-                        "`{node}` is a broker; only clients can be removed"
-                    )));
-                }
-                Command::RemoveNode(id)
-            }
+            Action::RemoveClient { node } => Command::RemoveNode(self.node(node)?),
             Action::AddProducer(spec) => {
-                let def = producer_def_checked(spec, &self.scenario.topics).map_err(describe)?;
+                let topics = self.planned_topics();
+                let def = producer_def_checked(spec, &topics).map_err(describe)?;
                 self.check_free(&def.name)?;
+                self.plan_node(&def.name, at, "producer");
                 Command::AddNode {
                     name: def.name.clone(),
                     node: Box::new(self.producer_node(&def)),
@@ -464,6 +486,7 @@ impl Simulation {
                 let topics = self.planned_topics();
                 let def = consumer_def_checked(spec, &topics).map_err(describe)?;
                 self.check_free(&def.name)?;
+                self.plan_node(&def.name, at, "consumer");
                 Command::AddNode {
                     name: def.name.clone(),
                     node: Box::new(self.consumer_node(&def)),
@@ -522,19 +545,90 @@ impl Simulation {
         topics
     }
 
-    fn client(&self, name: &str, role: &str) -> Result<NodeId, ActionError> {
-        let id = self.node(name)?;
-        match self.world.node(id) {
-            Some(n) if n.role() == role => Ok(id),
-            _ => Err(ActionError(format!("`{name}` is not a {role}"))),
+    /// The kind of node `name` is, whether it is in the world or planned to join.
+    fn role(&self, name: &str) -> Option<&'static str> {
+        match self.world.node_id(name) {
+            Some(id) => self.world.node(id).map(KafkaNode::role),
+            None => self.planned_nodes.get(name).map(|p| p.role),
+        }
+    }
+
+    /// Refuses an action on a kind of node it cannot act on (`produce` on a consumer,
+    /// `remove-client` on a broker).
+    fn check_roles(&self, action: &Action) -> Result<(), ActionError> {
+        let Some(roles) = action.node_roles() else {
+            return Ok(());
+        };
+        for (_, name) in action.node_refs() {
+            if let Some(role) = self.role(name)
+                && !roles.contains(&role)
+            {
+                return Err(ActionError(format!(
+                    "`{name}` is a {role}; this action needs a {}",
+                    roles.join(" or ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `action` must wait for a planned client it names to join. Refused when it
+    /// would apply before that client joins, where both times are known.
+    fn awaits_planned_node(&self, at: At, action: &Action) -> Result<bool, ActionError> {
+        let mut awaits = false;
+        for (_, name) in action.node_refs() {
+            if self.world.node_id(name).is_some() {
+                continue;
+            }
+            let Some(planned) = self.planned_nodes.get(name) else {
+                return Ok(false); // unknown: resolving it reports so
+            };
+            if let (At::Time(t), At::Time(joins)) = (at, planned.joins)
+                && t < joins
+            {
+                return Err(ActionError(format!(
+                    "`{name}` joins the run at {joins}; an action on it must be at or after that"
+                )));
+            }
+            awaits = true;
+        }
+        if awaits {
+            self.check_roles(action)?;
+        }
+        Ok(awaits)
+    }
+
+    fn plan_node(&mut self, name: &str, joins: At, role: &'static str) {
+        self.planned_nodes
+            .insert(name.to_string(), PlannedNode { joins, role });
+    }
+
+    /// `name` is in the world now: the actions that waited only for it get their node ids.
+    fn node_joined(&mut self, name: &str) {
+        self.planned_nodes.remove(name);
+        let (ready, waiting): (Vec<StampedAction>, Vec<StampedAction>) =
+            std::mem::take(&mut self.awaiting_nodes)
+                .into_iter()
+                .partition(|s| {
+                    s.action
+                        .node_refs()
+                        .iter()
+                        .all(|(_, n)| self.world.node_id(n).is_some())
+                });
+        self.awaiting_nodes = waiting;
+        for s in ready {
+            // Checked when it was given, against the client's planned time and kind.
+            if let Err(e) = self.resolve(s.at, &s.action) {
+                debug_assert!(false, "an action waiting for `{name}` failed: {e}");
+            }
         }
     }
 
     fn check_free(&self, name: &str) -> Result<(), ActionError> {
-        match self.world.node_id(name) {
-            Some(_) => Err(ActionError(format!("the name `{name}` is already taken"))),
-            None => Ok(()),
+        if self.world.node_id(name).is_some() || self.planned_nodes.contains_key(name) {
+            return Err(ActionError(format!("the name `{name}` is already taken")));
         }
+        Ok(())
     }
 
     fn isolate(&mut self, at: At, name: &str) -> Result<(), ActionError> {
@@ -587,6 +681,7 @@ impl Simulation {
         if start == SimTime::ZERO {
             self.world.add_node(def.name.clone(), node);
         } else {
+            self.plan_node(&def.name, At::Time(start), "consumer");
             self.world.schedule(
                 At::Time(start),
                 Command::AddNode {

@@ -3,6 +3,7 @@
 //! that is down when a partition is placed on it.
 
 use kafkalab_sim::Simulation;
+use kafkalab_sim::history::Outcome;
 use kafkalab_sim::kernel::{At, EventKind, SimTime};
 use kafkalab_sim::node::{Input, Note};
 use kafkalab_sim::protocol::{NO_LEADER, TopicPartition};
@@ -181,8 +182,8 @@ node = "broker-2"
     }
 }
 
-/// A timeline may name a partition that an earlier `add-partitions` creates: the loader and
-/// the run agree on the counts as of each entry.
+/// A timeline may name a partition that an earlier `add-partitions` creates, for a consumer or
+/// a producer: the loader and the run agree on the counts as of each entry.
 #[test]
 fn later_timeline_entries_may_name_the_new_partitions() {
     let text = r#"
@@ -210,6 +211,13 @@ name = "c"
 topic = "t"
 partitions = [3]
 config = { "auto.offset.reset" = "earliest" }
+[[timeline]]
+at = "2s"
+action = "add-producer"
+name = "q"
+topic = "t"
+partition = 3
+records = 5
 "#;
     let s = Arc::new(parse_scenario(text, "later.toml").expect("valid"));
     let mut sim = Simulation::new(s, 1);
@@ -221,6 +229,20 @@ config = { "auto.offset.reset" = "earliest" }
         .map(|(_, log)| log.records().count())
         .expect("t-3 exists");
     assert!(in_p3 > 0, "key-3 maps to t-3");
+    let from_q: Vec<_> = sim
+        .history()
+        .sends
+        .iter()
+        .filter(|(value, _)| value.starts_with("q-"))
+        .map(|(_, send)| (send.tp.partition, send.outcome.clone()))
+        .collect();
+    assert_eq!(from_q.len(), 5, "{from_q:?}");
+    assert!(
+        from_q
+            .iter()
+            .all(|(p, o)| *p == 3 && matches!(o, Outcome::Acked { .. })),
+        "q wrote to t-3: {from_q:?}"
+    );
     let sum = sim.summary();
     assert_eq!(sum.consumed as usize, in_p3, "c read all of t-3: {sum:?}");
 }

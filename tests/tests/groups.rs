@@ -2,12 +2,10 @@
 //! coordinator keeps — asserted over many seeds on the scenarios' summary numbers.
 
 use kafkalab_sim::Simulation;
-use kafkalab_sim::kernel::{At, SimTime};
-use kafkalab_sim::kernel::{NodeId, TraceEvent};
+use kafkalab_sim::kernel::{At, NodeId, NodeStatus, SimTime, TraceEvent};
 use kafkalab_sim::node::{KafkaNode, Note};
 use kafkalab_sim::protocol::{Errors, TopicPartition};
-use kafkalab_sim::scenario::Action;
-use kafkalab_sim::scenario::{self, Scenario};
+use kafkalab_sim::scenario::{Action, Scenario, builtin_text, parse_scenario};
 use kafkalab_tests::{builtin, run};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -196,11 +194,10 @@ fn a_static_member_restarting_within_its_session_causes_no_rebalance() {
     }
     // The same restart without group.instance.id: the restarted process is a new member, so
     // the group rebalances (and the dead member is removed).
-    let text = scenario::builtin_text("static-membership")
+    let text = builtin_text("static-membership")
         .expect("built in")
         .replace("\"group.instance.id\"", "\"client.id\"");
-    let dynamic =
-        Arc::new(scenario::parse_scenario(&text, "static-membership-dynamic.toml").expect("valid"));
+    let dynamic = Arc::new(parse_scenario(&text, "static-membership-dynamic.toml").expect("valid"));
     let (sim, notes) = notes(&dynamic, 1);
     assert!(
         notes
@@ -322,4 +319,85 @@ fn eager_stops_every_partition_cooperative_only_the_moved_ones() {
         eager_records > cooperative_records,
         "records written while their partition had no owner: eager {eager_records}, cooperative {cooperative_records}"
     );
+}
+
+/// `consumer-crash-rebalance` with consumer-2 joining at 20s and `entries` as its timeline.
+fn late_member(entries: &str) -> Arc<Scenario> {
+    let text = builtin_text("consumer-crash-rebalance").expect("built-in");
+    let (base, _) = text.split_once("[[timeline]]").expect("it has a timeline");
+    let joined = "name = \"consumer-2\"\ntopic = \"orders\"\n";
+    assert!(base.contains(joined));
+    let base = base.replace(joined, &format!("{joined}start = \"20s\"\n"));
+    let text = format!("{base}{entries}");
+    Arc::new(parse_scenario(&text, "late-member.toml").expect("valid"))
+}
+
+fn entry(at: &str, action: &str) -> String {
+    format!("[[timeline]]\nat = \"{at}\"\naction = \"{action}\"\nnode = \"consumer-2\"\n")
+}
+
+/// The group's members' client ids and how many partitions each holds.
+fn members(sim: &Simulation) -> Vec<(String, usize)> {
+    sim.groups()
+        .iter()
+        .flat_map(|g| &g.members)
+        .map(|m| (m.client_id.to_string(), m.assignment.len()))
+        .collect()
+}
+
+/// A timeline action on a consumer that joins later (its `start`) applies at its own time:
+/// node ids exist only once the consumer has joined, so the run resolves it then.
+#[test]
+fn timeline_actions_reach_a_member_that_joins_later() {
+    let removed = late_member(&entry("30s", "remove-client"));
+    let crashed = late_member(&entry("30s", "crash"));
+    let paused = late_member(&(entry("30s", "pause") + &entry("45s", "resume")));
+    for seed in 0..5 {
+        for (s, status) in [
+            (&removed, NodeStatus::Removed),
+            (&crashed, NodeStatus::Crashed),
+            (&paused, NodeStatus::Paused),
+        ] {
+            let what = format!("seed {seed}, {status:?}");
+            let mut sim = Simulation::new(s.clone(), seed);
+            sim.run_until(SimTime::from_secs(28));
+            let both = vec![("consumer-1".to_string(), 2), ("consumer-2".to_string(), 2)];
+            assert_eq!(members(&sim), both, "{what}: consumer-2 joined at 20s");
+            sim.run_until(SimTime::from_secs(31));
+            let node = sim
+                .world()
+                .node_id("consumer-2")
+                .expect("consumer-2 joined");
+            assert_eq!(sim.world().status(node), Some(status), "{what}");
+            sim.run_until(SimTime::from_secs(44));
+            // No heartbeat since 30s: its session (10 s) timed out.
+            let alone = vec![("consumer-1".to_string(), 4)];
+            assert_eq!(members(&sim), alone, "{what}: consumer-1 took over");
+            sim.run_to_end();
+            let sum = sim.summary();
+            assert_eq!(sum.never_processed, 0, "{what}: {sum:?}");
+            if status != NodeStatus::Paused {
+                assert_eq!(sum.rebalances, 3, "{what}: start, join, removal");
+                assert_eq!(members(&sim), alone, "{what}: consumer-2 stays gone");
+            }
+        }
+    }
+}
+
+/// Interactive play may act on a consumer that has not joined yet, at or after its `start`.
+#[test]
+fn an_action_before_a_member_joins_is_refused_and_one_after_waits_for_it() {
+    let mut sim = Simulation::new(late_member(""), 1);
+    let remove = || Action::RemoveClient {
+        node: "consumer-2".to_string(),
+    };
+    let err = sim
+        .schedule(At::Time(SimTime::from_secs(10)), remove())
+        .expect_err("consumer-2 joins at 20s");
+    assert!(err.0.contains("joins the run at 20.000000s"), "{err}");
+    sim.schedule(At::Time(SimTime::from_secs(25)), remove())
+        .expect("after it joins");
+    sim.run_until(SimTime::from_secs(26));
+    let node = sim.world().node_id("consumer-2").expect("joined");
+    assert_eq!(sim.world().status(node), Some(NodeStatus::Removed));
 }

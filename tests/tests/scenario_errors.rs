@@ -207,3 +207,69 @@ fn add_partitions_counts_follow_the_timeline() {
     let text = format!("{GOOD}{consumer}{seek}{}", grow("4s", 4));
     assert_eq!(error(&text).key.as_deref(), Some("partition"));
 }
+
+#[test]
+fn an_action_before_its_client_joins_or_on_the_wrong_kind_of_node_is_refused() {
+    // `c` joins at 3s; the entry at 1s (line 17 names it) is before that.
+    let late = "[[consumers]]\nname = \"c\"\ntopic = \"t\"\nstart = \"3s\"\n";
+    let e = error(&format!(
+        "{GOOD}{late}[[timeline]]\nat = \"1s\"\naction = \"remove-client\"\nnode = \"c\"\n"
+    ));
+    assert_eq!((e.line, e.key.as_deref()), (17, Some("node")));
+    assert!(e.to_string().starts_with("bad.toml:17:1: `node`: "), "{e}");
+    assert!(
+        e.message
+            .contains("`c` joins the run at 3s (its `start`), after this action at 1s"),
+        "{e}"
+    );
+    assert!(e.message.contains("set `at` to 3s or later"), "{e}");
+    // Not yet among the nodes at 1s.
+    let e = error(&format!(
+        "{GOOD}{late}[[timeline]]\nat = \"1s\"\naction = \"crash\"\nnode = \"d\"\n"
+    ));
+    assert!(
+        e.message
+            .contains("nodes at this point: broker-1, controller, p"),
+        "{e}"
+    );
+    // A client added by the timeline joins at its entry's time.
+    let add = "[[timeline]]\nat = \"2s\"\naction = \"add-producer\"\nname = \"q\"\ntopic = \"t\"\n";
+    let text = format!("{}{add}", with_entry("action = \"pause\"\nnode = \"q\"\n"));
+    let e = error(&text);
+    assert!(e.message.contains("unknown node `q`"), "{e}");
+
+    let e = error(&with_entry(
+        "action = \"produce\"\nproducer = \"broker-1\"\ncount = 3\n",
+    ));
+    assert_eq!((e.line, e.key.as_deref()), (13, Some("producer")));
+    assert!(
+        e.message.contains(
+            "`broker-1` is a broker, but this action needs a producer; producers at this point: p"
+        ),
+        "{e}"
+    );
+    let e = error(&with_entry(
+        "action = \"remove-client\"\nnode = \"controller\"\n",
+    ));
+    assert_eq!(e.key.as_deref(), Some("node"));
+    assert!(e.message.contains("needs a producer or consumer"), "{e}");
+    let e = error(&with_entry(
+        "action = \"seek\"\nconsumer = \"p\"\ntopic = \"t\"\npartition = 0\noffset = 0\n",
+    ));
+    assert_eq!(e.key.as_deref(), Some("consumer"));
+    assert!(e.message.contains("consumers at this point: none"), "{e}");
+}
+
+#[test]
+fn an_action_on_a_client_once_it_has_joined_loads_and_runs() {
+    let text = format!(
+        "{GOOD}[[consumers]]\nname = \"c\"\ntopic = \"t\"\nstart = \"3s\"\n\
+         [[timeline]]\nat = \"3s\"\naction = \"crash\"\nnode = \"c\"\n"
+    );
+    let path = std::env::temp_dir().join(format!("kafkalab-late-{}.toml", std::process::id()));
+    std::fs::write(&path, text).expect("write");
+    let path = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["run", &path, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"produced\":3"), "{out}");
+}

@@ -9,12 +9,14 @@
 //! [`kafkalab_sim::group::assignor`]; this module reads the file (reporting mistakes as
 //! `file:line:column: key: message`, like scenario files) and renders the result.
 
+use crate::cli::{CmdResult, ExplainAssignArgs, io_error};
 use crate::exit;
 use kafkalab_sim::group::assignor::{Assignor, GroupAssignment, MemberSubscription, assign_group};
 use kafkalab_sim::protocol::{ConsumerSubscription, NO_GENERATION, TopicPartition};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
@@ -453,6 +455,13 @@ fn join(parts: &[TopicPartition]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `kafkalab explain assign`: prints what [`explain_file`] returns.
+pub(crate) fn explain_assign(args: &ExplainAssignArgs, out: &mut dyn Write) -> CmdResult {
+    let text = crate::assign::explain_file(&args.input, args.json)?;
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    Ok(exit::OK)
 }
 
 #[cfg(test)]

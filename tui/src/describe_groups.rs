@@ -13,10 +13,15 @@
 //!   on stdout just before the table they qualify, so the output reads in order when piped;
 //! - `--members` always has Kafka's `--verbose` ASSIGNMENT column.
 
+use crate::cli::{CmdResult, DescribeGroupsArgs, io_error, write_json};
+use crate::exit;
+use crate::run::simulate_to_point;
+use crate::scenarios::load_with_config;
 use kafkalab_sim::GroupView;
 use kafkalab_sim::protocol::TopicPartition;
 use kafkalab_sim::scenario::{Action, Scenario};
 use std::collections::BTreeSet;
+use std::io::Write;
 
 /// What `kafka-consumer-groups.sh --describe` prints for a missing value.
 const MISSING: &str = "-";
@@ -221,6 +226,137 @@ pub fn scenario_group_ids(scenario: &Scenario) -> BTreeSet<String> {
         _ => None,
     });
     declared.chain(added).collect()
+}
+
+pub const LONG_ABOUT: &str = "Describe consumer groups the way \
+`kafka-consumer-groups.sh --describe` does, from each group's coordinator after running the \
+scenario to a point in time.
+
+Runs the scenario with the seed to `--at` (default: the scenario's end) or for exactly \
+`--step` events, then prints, per group in name order, a blank line and a table whose columns \
+are padded to their widest cell. `-` marks a missing value.
+
+Default (offsets), one row per partition the group owns or has committed:
+  GROUP           the group.id
+  TOPIC, PARTITION
+  CURRENT-OFFSET  the group's committed offset (the next record it will read)
+  LOG-END-OFFSET  the partition's high watermark: the end a consumer can read to
+  LAG             LOG-END-OFFSET - CURRENT-OFFSET
+  CONSUMER-ID     the member that owns the partition now (- if none)
+  HOST            the node the member runs on
+  CLIENT-ID       its client.id
+
+--members, one row per member:
+  CONSUMER-ID, GROUP-INSTANCE-ID (only if some member is static), HOST, CLIENT-ID
+  #PARTITIONS     how many partitions it is assigned
+  ASSIGNMENT      its partitions by topic, e.g. orders(0,1,2) (Kafka's --members --verbose)
+
+--state, one row per group:
+  COORDINATOR (ID)     the broker that coordinates the group, as broker-N (N)
+  ASSIGNMENT-STRATEGY  the assignor the members agreed on (e.g. range)
+  STATE                Empty, PreparingRebalance, CompletingRebalance, Stable or Dead
+  #MEMBERS             how many members the group has
+
+As in Kafka, an empty group is announced with \"Consumer group 'G' has no active members.\" \
+and a group mid-rebalance with \"Warning: Consumer group 'G' is rebalancing.\" before its \
+table. A group whose coordinator is down, or that no consumer has joined yet, is not shown.
+
+--json prints the whole view of each group (state, generation, protocol, leader, members with \
+their assignments, and per-partition committed offset, log end offset, lag and owner) as one \
+JSON array, whichever table is selected.
+
+Differences from Kafka's output: columns have no minimum width, HOST is the consumer's node \
+name rather than its address, the coordinator is named broker-N rather than host:port, and \
+offset rows are in partition order rather than member by member.";
+
+pub const AFTER_LONG_HELP: &str = "Examples:
+  kafkalab describe groups my-groups.toml
+  kafkalab describe groups my-groups.toml --at 15s --members
+  kafkalab describe groups my-groups.toml --group billing --state
+  kafkalab describe groups my-groups.toml --step 2000 --json";
+
+/// `kafkalab describe groups`: checks `--group`, runs to the point, prints the table chosen
+/// (or `--json`), or says why no group is shown.
+pub(crate) fn describe_groups_cmd(
+    args: &DescribeGroupsArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> CmdResult {
+    let scenario = load_with_config(&args.point.scenario, &args.point.config, &[])?;
+    let known = scenario_group_ids(&scenario);
+    if let Some(group) = &args.group
+        && !known.contains(group)
+    {
+        let valid = if known.is_empty() {
+            "it has none (no consumer sets \"group.id\")".to_string()
+        } else {
+            format!(
+                "its groups: {}",
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
+        return Err((
+            exit::USAGE,
+            format!(
+                "unknown group `{group}` in scenario {}; {valid}",
+                scenario.name
+            ),
+        ));
+    }
+    let name = scenario.name.clone();
+    let sim = simulate_to_point(
+        &args.point,
+        scenario,
+        "groups",
+        &describe_groups_flags(args),
+        err,
+    );
+    let mut groups = sim.groups();
+    groups.retain(|g| args.group.as_ref().is_none_or(|only| *g.group == **only));
+    if args.json {
+        return write_json(out, &groups).map(|()| exit::OK);
+    }
+    let view = match (args.members, args.state) {
+        (true, _) => GroupsView::Members,
+        (_, true) => GroupsView::State,
+        _ => GroupsView::Offsets,
+    };
+    let text = match (&args.group, groups.is_empty()) {
+        (_, false) => describe_groups(&groups, view),
+        (None, true) if known.is_empty() => {
+            format!("Scenario {name} has no consumer groups: no consumer sets \"group.id\".\n")
+        }
+        (None, true) => format!(
+            "No consumer group is loaded on a live coordinator at this point \
+             (groups of the scenario: {}); no member has joined yet, or the coordinator is down.\n",
+            known.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        (Some(group), true) => format!(
+            "Consumer group '{group}' is not loaded on a live coordinator at this point: \
+             no member has joined yet, or its coordinator is down.\n"
+        ),
+    };
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    Ok(exit::OK)
+}
+
+/// ` --group G`, ` --members`, ` --state`, ` --json` and ` --config k=v`, for the replay hint.
+fn describe_groups_flags(args: &DescribeGroupsArgs) -> String {
+    let mut flags = args
+        .group
+        .as_ref()
+        .map(|g| format!(" --group {g}"))
+        .unwrap_or_default();
+    for (set, flag) in [
+        (args.members, " --members"),
+        (args.state, " --state"),
+        (args.json, " --json"),
+    ] {
+        if set {
+            flags.push_str(flag);
+        }
+    }
+    flags
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //! [`ProducerConfig::resolve`](kafkalab_sim::clients::ProducerConfig::resolve); this module
 //! only renders their outcome.
 
+use crate::cli::{CmdResult, ExplainProducerArgs, io_error, write_json};
+use crate::{exit, scenarios};
 use kafkalab_sim::clients::config::ConfigDecision;
 use kafkalab_sim::clients::{Keys, PartitionerClass, ProducerConfig};
 use kafkalab_sim::kernel::format_duration;
@@ -17,6 +19,7 @@ use kafkalab_sim::scenario::{ProducerDef, Scenario};
 use kafkalab_sim::utils::partition_for_key;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::io::Write;
 
 /// At most this many keys are listed in the text view (all of them are in `--json`).
 const KEYS_SHOWN: usize = 8;
@@ -221,4 +224,72 @@ pub fn implications(config: &ProducerConfig) -> Vec<String> {
         _ => {}
     }
     so
+}
+
+pub const LONG_ABOUT: &str = "Explain a scenario's producers before running it: for each \
+producer, its workload (topic, rate, keys and the partition each key hashes to) and every \
+producer setting with its effective value, in the `key=value` layout of \
+`kafka-configs.sh --describe --all`, followed by where the value came from:
+
+  default   Kafka 4.x's default
+  set       the scenario's [producers.config]
+  adjusted  changed by one of Kafka's cross-key rules; the reason follows on the same line
+
+The rules are the ones KafkaProducer applies when it is built: the default \
+delivery.timeout.ms is raised to linger.ms + request.timeout.ms (an explicit smaller value is \
+an error), and idempotence, on by default, is silently turned off when acks is not all, \
+retries is 0 or max.in.flight.requests.per.connection is above 5 (if the scenario sets \
+enable.idempotence = true itself, that is an error instead). `so:` lines say what the \
+outcome means for duplicates, ordering and acknowledged writes.
+
+A scenario that breaks a rule fails to load with the same file:line:column error as `run`.";
+
+pub const AFTER_LONG_HELP: &str = "Examples:
+  kafkalab explain producer quickstart
+  kafkalab explain producer acks1-data-loss --json
+  kafkalab explain producer my-scenario.toml --producer producer-1";
+
+/// `kafkalab explain producer`: each (or the named) producer of a scenario, explained.
+pub(crate) fn explain_producer(args: &ExplainProducerArgs, out: &mut dyn Write) -> CmdResult {
+    let scenario = scenarios::load(&args.scenario).map_err(|e| (e.exit_code(), e.to_string()))?;
+    let producers: Vec<&kafkalab_sim::scenario::ProducerDef> = scenario
+        .producers
+        .iter()
+        .filter(|p| args.producer.as_ref().is_none_or(|name| p.name == *name))
+        .collect();
+    if let Some(name) = &args.producer
+        && producers.is_empty()
+    {
+        let names: Vec<&str> = scenario.producers.iter().map(|p| p.name.as_str()).collect();
+        let valid = if names.is_empty() {
+            "it has none".to_string()
+        } else {
+            format!("its producers: {}", names.join(", "))
+        };
+        return Err((
+            exit::USAGE,
+            format!(
+                "unknown producer `{name}` in scenario {}; {valid}",
+                scenario.name
+            ),
+        ));
+    }
+    let explained: Vec<crate::explain::ProducerExplanation> = producers
+        .iter()
+        .map(|p| crate::explain::ProducerExplanation::of(&scenario, p))
+        .collect();
+    if args.json {
+        return write_json(out, &explained).map(|()| exit::OK);
+    }
+    let text = if explained.is_empty() {
+        format!("Scenario {} has no [[producers]].\n", scenario.name)
+    } else {
+        explained
+            .iter()
+            .map(|e| e.to_text())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    out.write_all(text.as_bytes()).map_err(io_error)?;
+    Ok(exit::OK)
 }

@@ -11,5 +11,7 @@ pub mod describe;
 pub mod describe_groups;
 pub mod exit;
 pub mod explain;
+pub mod placement;
 pub mod report;
+pub mod run;
 pub mod scenarios;

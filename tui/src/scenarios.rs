@@ -1,7 +1,13 @@
-//! Finding a scenario by name or path: the I/O edge in front of `kafkalab_sim::scenario`.
+//! Finding a scenario by name or path: the I/O edge in front of `kafkalab_sim::scenario`,
+//! with the command-line settings (`--config`, `--producer-config`) applied; and
+//! `kafkalab scenarios list|show`, the catalogue of built-in scenarios to start from.
 
+use crate::cli::{CmdResult, ScenariosCommand, io_error, write_json};
+use crate::exit;
 use kafkalab_sim::scenario::{self, Scenario, ScenarioError};
+use serde::Serialize;
 use std::fmt;
+use std::io::Write;
 use std::path::Path;
 
 /// Why a scenario could not be loaded.
@@ -62,4 +68,93 @@ pub fn load(arg: &str) -> Result<Scenario, LoadError> {
         error,
     })?;
     scenario::parse_scenario(&text, arg).map_err(LoadError::Invalid)
+}
+
+/// Loads a scenario and applies `--config` and `--producer-config` settings to it.
+pub(crate) fn load_with_config(
+    name: &str,
+    config: &[(String, String)],
+    producer_config: &[(String, String)],
+) -> Result<kafkalab_sim::scenario::Scenario, (u8, String)> {
+    let mut scenario = load(name).map_err(|e| (e.exit_code(), e.to_string()))?;
+    for (key, value) in config {
+        scenario = scenario.with_cluster_config(key, value).map_err(|e| {
+            (
+                exit::USAGE,
+                format!("--config {key}={value}: {}", e.message),
+            )
+        })?;
+    }
+    for (key, value) in producer_config {
+        scenario = scenario.with_producer_config(key, value).map_err(|e| {
+            (
+                exit::USAGE,
+                format!("--producer-config {key}={value}: {}", e.message),
+            )
+        })?;
+    }
+    Ok(scenario)
+}
+
+/// The width of the name column: the longest scenario name.
+pub(crate) fn name_width(list: &[(String, String)]) -> usize {
+    list.iter().map(|(name, _)| name.len()).max().unwrap_or(0)
+}
+
+/// The built-in scenarios as `(name, description)`, sorted by name.
+pub(crate) fn scenario_list() -> Vec<(String, String)> {
+    kafkalab_sim::scenario::builtin()
+        .iter()
+        .map(|(name, _)| {
+            let description = match kafkalab_sim::scenario::load_builtin(name) {
+                Some(Ok(s)) => s.description,
+                Some(Err(e)) => format!("(invalid: {e})"),
+                None => String::new(),
+            };
+            (name.to_string(), description)
+        })
+        .collect()
+}
+
+/// `kafkalab scenarios list|show`.
+pub(crate) fn scenarios_cmd(cmd: &ScenariosCommand, out: &mut dyn Write) -> CmdResult {
+    match cmd {
+        ScenariosCommand::List { json } => {
+            let list = scenario_list();
+            if *json {
+                #[derive(Serialize)]
+                struct Entry<'a> {
+                    name: &'a str,
+                    description: &'a str,
+                }
+                let entries: Vec<Entry> = list
+                    .iter()
+                    .map(|(name, description)| Entry { name, description })
+                    .collect();
+                write_json(out, &entries)?;
+            } else {
+                let width = name_width(&list);
+                for (name, description) in list {
+                    writeln!(out, "{name:<width$} {description}").map_err(io_error)?;
+                }
+            }
+        }
+        ScenariosCommand::Show { name } => match kafkalab_sim::scenario::builtin_text(name) {
+            Some(text) => out.write_all(text.as_bytes()).map_err(io_error)?,
+            None => {
+                let names: Vec<&str> = kafkalab_sim::scenario::builtin()
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect();
+                return Err((
+                    exit::USAGE,
+                    format!(
+                        "no built-in scenario `{name}`; built-in: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        },
+    }
+    Ok(exit::OK)
 }

@@ -100,8 +100,9 @@ impl Action {
         "remove-client",
     ];
 
-    /// The names of nodes this action refers to (which must exist when it applies).
-    pub fn node_refs(&self) -> Vec<&str> {
+    /// The nodes this action names, each with the field that names it. Each must exist when
+    /// the action applies.
+    pub fn node_refs(&self) -> Vec<(&'static str, &str)> {
         match self {
             Action::Crash { node }
             | Action::PowerLoss { node }
@@ -109,15 +110,27 @@ impl Action {
             | Action::Pause { node }
             | Action::Resume { node }
             | Action::Isolate { node }
-            | Action::RemoveClient { node } => vec![node],
-            Action::Cut { from, to, .. } | Action::Heal { from, to, .. } => vec![from, to],
-            Action::Produce { producer, .. } => vec![producer],
-            Action::Seek { consumer, .. } => vec![consumer],
+            | Action::RemoveClient { node } => vec![("node", node)],
+            Action::Cut { from, to, .. } | Action::Heal { from, to, .. } => {
+                vec![("from", from), ("to", to)]
+            }
+            Action::Produce { producer, .. } => vec![("producer", producer)],
+            Action::Seek { consumer, .. } => vec![("consumer", consumer)],
             Action::HealAll {}
             | Action::DropMessage { .. }
             | Action::AddProducer(_)
             | Action::AddConsumer(_)
             | Action::AddPartitions { .. } => vec![],
+        }
+    }
+
+    /// The kinds of node (`KafkaNode::role`) this action's node may be; `None` for any.
+    pub fn node_roles(&self) -> Option<&'static [&'static str]> {
+        match self {
+            Action::Produce { .. } => Some(&["producer"]),
+            Action::Seek { .. } => Some(&["consumer"]),
+            Action::RemoveClient { .. } => Some(&["producer", "consumer"]),
+            _ => None,
         }
     }
 }

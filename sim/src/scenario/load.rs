@@ -12,7 +12,7 @@ use crate::clients::{
     AppConfig, ConsumerConfig, Keys, ProducerConfig, Semantics, Subscription, Workload,
 };
 use crate::controller::ControllerConfig;
-use crate::kernel::{LinkConfig, Probability, parse_duration};
+use crate::kernel::{LinkConfig, Probability, format_duration, parse_duration};
 use crate::log::{ConfigError, LogConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -390,19 +390,29 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError>
     }
     let link = network(&loc, &raw)?;
     let topics = topics(&loc, &raw.topics, brokers, &topic_defaults)?;
-    let mut names: BTreeSet<String> = (1..=brokers as i32).map(Scenario::broker_name).collect();
-    names.insert(CONTROLLER_NAME.to_string());
+    let mut names: Names = (1..=brokers as i32)
+        .map(|id| (Scenario::broker_name(id), Named::at_start("broker")))
+        .collect();
+    names.insert(CONTROLLER_NAME.to_string(), Named::at_start("controller"));
     let mut producers = Vec::new();
     for spec in &raw.producers {
         let span = spec.span();
-        claim_name(&loc, &span, &mut names, &spec.get_ref().name)?;
+        // A producer's `start` delays its workload, not the client: it is there from 0s.
+        let named = Named::at_start("producer");
+        claim_name(&loc, &span, &mut names, &spec.get_ref().name, named)?;
         producers.push(producer_def(&loc, &span, spec.get_ref(), &topics)?);
     }
     let mut consumers = Vec::new();
     for spec in &raw.consumers {
         let span = spec.span();
-        claim_name(&loc, &span, &mut names, &spec.get_ref().name)?;
-        consumers.push(consumer_def(&loc, &span, spec.get_ref(), &topics)?);
+        let def = consumer_def(&loc, &span, spec.get_ref(), &topics)?;
+        let named = Named {
+            role: "consumer",
+            joins_us: def.start_us,
+            joins_by: "its `start`",
+        };
+        claim_name(&loc, &span, &mut names, &def.name, named)?;
+        consumers.push(def);
     }
     let timeline = timeline(&loc, &raw.timeline, &topics, &mut names)?;
     Ok(Scenario {
@@ -641,11 +651,35 @@ fn replication(
     Ok(rf)
 }
 
+/// A node a timeline action may name: what it is and when it joins the run.
+#[derive(Clone, Copy, Debug)]
+struct Named {
+    /// `KafkaNode::role`: broker, controller, producer or consumer.
+    role: &'static str,
+    joins_us: u64,
+    /// What makes it join then, for messages (`its `start``).
+    joins_by: &'static str,
+}
+
+impl Named {
+    fn at_start(role: &'static str) -> Self {
+        Named {
+            role,
+            joins_us: 0,
+            joins_by: "the run's start",
+        }
+    }
+}
+
+/// Every node name taken so far, by name.
+type Names = BTreeMap<String, Named>;
+
 fn claim_name(
     loc: &Locator,
     span: &Range<usize>,
-    names: &mut BTreeSet<String>,
+    names: &mut Names,
     name: &str,
+    named: Named,
 ) -> Result<(), ScenarioError> {
     if name.is_empty() || name.contains(char::is_whitespace) {
         return Err(loc.error(
@@ -654,13 +688,14 @@ fn claim_name(
             "a node name must be non-empty and without spaces",
         ));
     }
-    if !names.insert(name.to_string()) {
+    if names.contains_key(name) {
         return Err(loc.error(
             loc.key_in(span, "name"),
             Some("name"),
             format!("the name `{name}` is already taken (brokers are named broker-1, broker-2, …)"),
         ));
     }
+    names.insert(name.to_string(), named);
     Ok(())
 }
 
@@ -881,7 +916,7 @@ fn timeline(
     loc: &Locator,
     entries: &[toml::Spanned<toml::Table>],
     topics: &[TopicDef],
-    names: &mut BTreeSet<String>,
+    names: &mut Names,
 ) -> Result<Vec<TimedAction>, ScenarioError> {
     let mut parsed = Vec::new();
     for entry in entries {
@@ -923,7 +958,7 @@ fn timeline(
     let mut current = topics.to_vec();
     let mut out = Vec::new();
     for (at_us, span, action) in parsed {
-        check_action(loc, &span, &action, &mut current, names)?;
+        check_action(loc, &span, at_us, &action, &mut current, names)?;
         out.push(TimedAction { at_us, action });
     }
     Ok(out)
@@ -971,36 +1006,37 @@ fn action_error(
     loc.error(loc.field_in(span, &at), key.as_deref(), message)
 }
 
-/// Checks that an action's nodes exist by the time it applies, registers added clients, and
-/// keeps `topics`' partition counts as they will be after it.
+/// Checks that an action's nodes exist by the time it applies and are of a kind it can act
+/// on, registers added clients, and keeps `topics`' partition counts as they will be after it.
 fn check_action(
     loc: &Locator,
     span: &Range<usize>,
+    at_us: u64,
     action: &Action,
     topics: &mut [TopicDef],
-    names: &mut BTreeSet<String>,
+    names: &mut Names,
 ) -> Result<(), ScenarioError> {
-    for node in action.node_refs() {
-        if !names.contains(node) {
-            let known: Vec<&str> = names.iter().map(String::as_str).collect();
-            return Err(loc.error(
-                loc.key_in(span, node),
-                None,
-                format!(
-                    "unknown node `{node}`; nodes at this point: {}",
-                    known.join(", ")
-                ),
-            ));
-        }
+    for (field, node) in action.node_refs() {
+        check_node_ref(loc, span, at_us, action, field, node, names)?;
     }
     match action {
         Action::AddProducer(spec) => {
             producer_def(loc, span, spec, topics)?;
-            claim_name(loc, span, names, &spec.name)
+            let named = Named {
+                role: "producer",
+                joins_us: at_us,
+                joins_by: "its `add-producer`",
+            };
+            claim_name(loc, span, names, &spec.name, named)
         }
         Action::AddConsumer(spec) => {
             consumer_def(loc, span, spec, topics)?;
-            claim_name(loc, span, names, &spec.name)
+            let named = Named {
+                role: "consumer",
+                joins_us: at_us,
+                joins_by: "its `add-consumer`",
+            };
+            claim_name(loc, span, names, &spec.name, named)
         }
         Action::Seek {
             topic, partition, ..
@@ -1026,6 +1062,77 @@ fn check_action(
         }
         _ => Ok(()),
     }
+}
+
+/// One node an action names (in `field`): it must have joined the run by `at_us` (a consumer
+/// with a later `start` is not there before it) and be a kind of node the action acts on.
+fn check_node_ref(
+    loc: &Locator,
+    span: &Range<usize>,
+    at_us: u64,
+    action: &Action,
+    field: &str,
+    node: &str,
+    names: &Names,
+) -> Result<(), ScenarioError> {
+    let present = |n: &Named| n.joins_us <= at_us;
+    let Some(named) = names.get(node) else {
+        let known: Vec<&str> = names
+            .iter()
+            .filter(|(_, n)| present(n))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        return Err(loc.error(
+            loc.key_in(span, node),
+            None,
+            format!(
+                "unknown node `{node}`; nodes at this point: {}",
+                known.join(", ")
+            ),
+        ));
+    };
+    if !present(named) {
+        let joins = format_duration(named.joins_us);
+        return Err(loc.error(
+            loc.field_in(span, field),
+            Some(field),
+            format!(
+                "`{node}` joins the run at {joins} ({}), after this action at {}; \
+                 set `at` to {joins} or later, or make `{node}` join earlier",
+                named.joins_by,
+                format_duration(at_us)
+            ),
+        ));
+    }
+    if let Some(roles) = action.node_roles()
+        && !roles.contains(&named.role)
+    {
+        let fitting: Vec<&str> = names
+            .iter()
+            .filter(|(_, n)| roles.contains(&n.role) && present(n))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        return Err(loc.error(
+            loc.field_in(span, field),
+            Some(field),
+            format!(
+                "`{node}` is a {}, but this action needs a {}; {} at this point: {}",
+                named.role,
+                roles.join(" or "),
+                roles
+                    .iter()
+                    .map(|r| format!("{r}s"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                if fitting.is_empty() {
+                    "none".to_string()
+                } else {
+                    fitting.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Most partitions a topic may have here (as for `[[topics]]`).

@@ -1,0 +1,143 @@
+//! Running a scenario from the command line: `kafkalab run` (to the end or `--until`, with an
+//! optional `--trace` file), and the run to `--at`/`--step` that the `describe` commands look
+//! at. Both print the seed banner with the one-line replay command first (on stderr), so any
+//! run a learner sees can be reproduced exactly.
+
+use crate::cli::{CmdResult, RunArgs, RunPointArgs, io_error, write_json};
+use crate::exit;
+use crate::report::RunReport;
+use crate::scenarios::load_with_config;
+use kafkalab_sim::Simulation;
+use kafkalab_sim::kernel::SimTime;
+use std::io::Write;
+use std::sync::Arc;
+
+/// ` --config k=v` (and ` --producer-config k=v`) for each setting, for replay hints.
+pub(crate) fn config_flags(
+    config: &[(String, String)],
+    producer_config: &[(String, String)],
+) -> String {
+    let cluster = config.iter().map(|(k, v)| format!(" --config {k}={v}"));
+    let producer = producer_config
+        .iter()
+        .map(|(k, v)| format!(" --producer-config {k}={v}"));
+    cluster.chain(producer).collect()
+}
+
+/// `kafkalab run`: the seed banner, the run (writing its trace, if asked), then the report.
+pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
+    let scenario = load_with_config(&args.scenario, &args.config, &args.producer_config)?;
+    let seed = args.seed.unwrap_or(scenario.default_seed);
+    let until_flag = args
+        .until
+        .map(|us| format!(" --until {}", kafkalab_sim::kernel::format_duration(us)))
+        .unwrap_or_default()
+        + &config_flags(&args.config, &args.producer_config);
+    let _ = writeln!(
+        err,
+        "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed}{until_flag})",
+        scenario.name, args.scenario
+    );
+    let mut sim = Simulation::new(Arc::new(scenario), seed);
+    let until = args.until.map_or(sim.end_time(), SimTime::from_micros);
+    match &args.trace {
+        None => sim.run_until(until),
+        Some(path) => write_trace(&mut sim, until, path)?,
+    }
+    let report = RunReport::of(&sim);
+    if args.json {
+        write_json(out, &report)?;
+    } else {
+        out.write_all(report.to_text().as_bytes())
+            .map_err(io_error)?;
+    }
+    Ok(exit::OK)
+}
+
+/// ` --step N` or ` --at T` (default: the scenario's end), for replay hints.
+fn point_flag(
+    scenario: &kafkalab_sim::scenario::Scenario,
+    step: Option<u64>,
+    at: Option<u64>,
+) -> String {
+    match step {
+        Some(n) => format!(" --step {n}"),
+        None => format!(
+            " --at {}",
+            kafkalab_sim::kernel::format_duration(at.unwrap_or(scenario.duration_us))
+        ),
+    }
+}
+
+/// Runs `sim` for exactly `step` events, or else to `at` (default: the scenario's end): the
+/// point a `describe` command looks at.
+fn run_to_point(sim: &mut Simulation, step: Option<u64>, at: Option<u64>, err: &mut dyn Write) {
+    match step {
+        Some(n) => {
+            let mut done = 0;
+            while done < n && sim.step().is_some() {
+                done += 1;
+            }
+            if done < n {
+                let _ = writeln!(err, "kafkalab: the run ended after {done} of {n} steps");
+            }
+        }
+        None => {
+            let until = at.map_or(sim.end_time(), SimTime::from_micros);
+            sim.run_until(until);
+        }
+    }
+}
+
+/// Prints the seed banner with the replay command (`kafkalab describe <what> …` plus the
+/// command's own `flags`), then builds the run and steps it to `--at`/`--step`.
+pub(crate) fn simulate_to_point(
+    point: &RunPointArgs,
+    scenario: kafkalab_sim::scenario::Scenario,
+    what: &str,
+    flags: &str,
+    err: &mut dyn Write,
+) -> Simulation {
+    let seed = point.seed.unwrap_or(scenario.default_seed);
+    let _ = writeln!(
+        err,
+        "kafkalab: scenario {} seed {seed} (replay: kafkalab describe {what} {} --seed {seed}{}{flags}{})",
+        scenario.name,
+        point.scenario,
+        point_flag(&scenario, point.step, point.at),
+        config_flags(&point.config, &[])
+    );
+    let mut sim = Simulation::new(Arc::new(scenario), seed);
+    run_to_point(&mut sim, point.step, point.at, err);
+    sim
+}
+
+/// Runs to `until`, writing a JSON Lines trace: a header line with the run's identity and the
+/// node names (trace events refer to nodes by id), then one line per step.
+fn write_trace(
+    sim: &mut Simulation,
+    until: SimTime,
+    path: &std::path::Path,
+) -> Result<(), (u8, String)> {
+    let file = std::fs::File::create(path).map_err(|e| {
+        (
+            exit::ERROR,
+            format!("cannot create trace file `{}`: {e}", path.display()),
+        )
+    })?;
+    let mut w = std::io::BufWriter::new(file);
+    let nodes: Vec<&str> = sim.world().nodes().map(|(_, name, _, _)| name).collect();
+    let header = serde_json::json!({
+        "scenario": sim.scenario().name,
+        "seed": sim.seed(),
+        "nodes": nodes,
+    });
+    writeln!(w, "{header}").map_err(io_error)?;
+    while sim.next_event_time().is_some_and(|t| t <= until) {
+        let Some(event) = sim.step() else { break };
+        serde_json::to_writer(&mut w, event).map_err(|e| (exit::ERROR, e.to_string()))?;
+        writeln!(w).map_err(io_error)?;
+    }
+    sim.run_until(until);
+    w.flush().map_err(io_error)
+}
