@@ -238,8 +238,8 @@ fn ratio_summary() {
 }
 
 /// The design's reference workload: 3 brokers, a 6-partition topic with replication factor 3,
-/// one producer at 1,000 records/s (acks=all) and 3 consumers with 2 partitions each (assigned:
-/// groups are a later issue), for 60 simulated seconds with the trace hash on.
+/// one producer at 1,000 records/s (acks=all) and a consumer group of 3 members (2 partitions
+/// each, auto-commit every 5 s), for 60 simulated seconds with the trace hash on.
 const REFERENCE_WORKLOAD: &str = r#"
 duration = "60s"
 [cluster]
@@ -258,15 +258,18 @@ acks = "all"
 [[consumers]]
 name = "consumer-1"
 topic = "events"
-partitions = [0, 1]
+[consumers.config]
+"group.id" = "reference"
 [[consumers]]
 name = "consumer-2"
 topic = "events"
-partitions = [2, 3]
+[consumers.config]
+"group.id" = "reference"
 [[consumers]]
 name = "consumer-3"
 topic = "events"
-partitions = [4, 5]
+[consumers.config]
+"group.id" = "reference"
 "#;
 
 /// Prints how much faster than real time the reference workload runs (budget: 1,000x).

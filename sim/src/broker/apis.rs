@@ -8,6 +8,7 @@ use crate::kernel::NodeId;
 use crate::log::{LogError, UnifiedLog};
 use crate::node::{Note, Timer};
 use crate::protocol::*;
+use std::collections::BTreeSet;
 
 impl Broker {
     /// The log of a partition this broker leads, or the error Kafka answers with.
@@ -61,7 +62,8 @@ impl Broker {
             };
             partitions.push((response, required));
         }
-        self.complete_delayed_fetches(out);
+        let appended: Vec<TopicPartition> = partitions.iter().map(|(r, _)| r.tp.clone()).collect();
+        self.complete_delayed_fetches(&appended, out);
         if req.acks == 0 {
             return; // the producer asked for no answer, and gets none
         }
@@ -159,7 +161,7 @@ impl Broker {
             if &*tp.topic == CONSUMER_OFFSETS_TOPIC {
                 self.coordinator.on_high_watermark(tp.partition, hw, out);
             }
-            self.complete_delayed_fetches(out);
+            self.complete_delayed_fetches([tp], out);
         }
         self.try_complete_delayed_produces(tp, out);
     }
@@ -241,8 +243,28 @@ impl Broker {
         self.next_delayed_id += 1;
         let id = self.next_delayed_id;
         out.set_timer_ms(Timer::DelayedFetchExpire(id), request.max_wait_ms);
+        for fp in &request.partitions {
+            self.fetch_watchers
+                .entry(fp.tp.clone())
+                .or_default()
+                .insert(id);
+        }
         self.delayed_fetches
             .insert(id, DelayedFetch { from, request });
+    }
+
+    /// Takes a parked fetch out of the purgatory and its watch lists.
+    pub(super) fn unpark_fetch(&mut self, id: u64) -> Option<DelayedFetch> {
+        let delayed = self.delayed_fetches.remove(&id)?;
+        for fp in &delayed.request.partitions {
+            if let Some(ids) = self.fetch_watchers.get_mut(&fp.tp) {
+                ids.remove(&id);
+                if ids.is_empty() {
+                    self.fetch_watchers.remove(&fp.tp);
+                }
+            }
+        }
+        Some(delayed)
     }
 
     /// Reads what a fetch can return now: the response, its size, and whether it must be
@@ -387,13 +409,26 @@ impl Broker {
         bytes >= request.min_bytes
     }
 
-    /// Answers every parked fetch that now has `min_bytes` (or an error).
-    pub(super) fn complete_delayed_fetches(&mut self, out: BrokerOut) {
-        let ready: Vec<u64> = self
-            .delayed_fetches
-            .iter()
-            .filter(|(_, d)| self.fetch_ready(&d.request))
-            .map(|(id, _)| *id)
+    /// `checkAndComplete` for the partitions that changed: answers every parked fetch
+    /// watching one of them that now has `min_bytes` (or an error).
+    pub(super) fn complete_delayed_fetches<'a>(
+        &mut self,
+        changed: impl IntoIterator<Item = &'a TopicPartition>,
+        out: BrokerOut,
+    ) {
+        let mut watching = BTreeSet::new();
+        for tp in changed {
+            if let Some(ids) = self.fetch_watchers.get(tp) {
+                watching.extend(ids.iter().copied());
+            }
+        }
+        let ready: Vec<u64> = watching
+            .into_iter()
+            .filter(|id| {
+                self.delayed_fetches
+                    .get(id)
+                    .is_some_and(|d| self.fetch_ready(&d.request))
+            })
             .collect();
         for id in ready {
             out.cancel_timer(Timer::DelayedFetchExpire(id));
@@ -403,7 +438,7 @@ impl Broker {
 
     /// A parked fetch is answered with whatever is there now (its wait is over, or data came).
     pub(super) fn expire_delayed_fetch(&mut self, id: u64, out: BrokerOut) {
-        if let Some(delayed) = self.delayed_fetches.remove(&id) {
+        if let Some(delayed) = self.unpark_fetch(id) {
             let (response, _, _) = self.read_fetch(&delayed.request, out);
             out.send(delayed.from, KafkaMsg::FetchResponse(response));
         }

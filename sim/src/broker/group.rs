@@ -121,8 +121,10 @@ impl Broker {
         if writes.is_empty() {
             return;
         }
+        let mut appended = Vec::new();
         for w in writes {
             let tp = TopicPartition::new(CONSUMER_OFFSETS_TOPIC, w.partition);
+            appended.push(tp.clone());
             let now = out.now_ms();
             let data = ProducePartitionData {
                 tp: tp.clone(),
@@ -153,6 +155,6 @@ impl Broker {
             }
         }
         // Followers long-polling on these partitions get the new records now.
-        self.complete_delayed_fetches(out);
+        self.complete_delayed_fetches(&appended, out);
     }
 }

@@ -279,8 +279,10 @@ impl Broker {
         let was_leader = self.leaders.remove(tp).is_some();
         self.followers.remove(tp);
         if was_leader {
-            // No longer the leader: its parked produces fail with NOT_LEADER_OR_FOLLOWER.
+            // No longer the leader: its parked produces and fetches are answered with
+            // NOT_LEADER_OR_FOLLOWER (`completeDelayedFetchOrProduceRequests`).
             self.try_complete_delayed_produces(tp, out);
+            self.complete_delayed_fetches([tp], out);
         }
         if &*tp.topic == CONSUMER_OFFSETS_TOPIC {
             self.coordinator.unload(tp.partition, out);

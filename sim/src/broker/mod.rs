@@ -33,7 +33,7 @@ use crate::node::{Input, KafkaNode, Note, Timer};
 use crate::protocol::{FetchRequest, KafkaMsg, ProducePartitionResponse, TopicPartition};
 use config::INITIAL_TASK_DELAY_MS;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 type BrokerOut<'a, 'b> = &'a mut Out<'b, KafkaNode>;
@@ -116,6 +116,9 @@ pub struct Broker {
     outstanding: BTreeMap<i32, Outstanding>,
     next_correlation_id: i32,
     delayed_fetches: BTreeMap<u64, DelayedFetch>,
+    /// The parked fetches watching each partition (`DelayedOperationPurgatory`'s watch
+    /// keys): a change to a partition re-checks only the fetches that asked for it.
+    fetch_watchers: BTreeMap<TopicPartition, BTreeSet<u64>>,
     delayed_produces: BTreeMap<u64, DelayedProduce>,
     next_delayed_id: u64,
     /// The block of producer ids this broker hands out (`producer_ids.rs`).
@@ -162,6 +165,7 @@ impl Broker {
             outstanding: BTreeMap::new(),
             next_correlation_id: 0,
             delayed_fetches: BTreeMap::new(),
+            fetch_watchers: BTreeMap::new(),
             delayed_produces: BTreeMap::new(),
             next_delayed_id: 0,
             producer_ids: None,
@@ -400,7 +404,7 @@ impl Broker {
             .map(|(id, _)| *id)
             .collect();
         for id in gone {
-            self.delayed_fetches.remove(&id);
+            self.unpark_fetch(id);
             out.cancel_timer(Timer::DelayedFetchExpire(id));
         }
         let lost: Vec<i32> = self
@@ -424,6 +428,7 @@ impl Broker {
         self.fetchers.clear();
         self.outstanding.clear();
         self.delayed_fetches.clear();
+        self.fetch_watchers.clear();
         self.delayed_produces.clear();
         self.producer_ids = None;
         self.coordinator.reset();
