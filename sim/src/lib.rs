@@ -4,11 +4,13 @@
 //! simulated clock and network, one seeded PRNG, a stable trace hash). Everything else models
 //! Kafka with Kafka's names: the partition [`log`], the [`broker`], the [`clients`], the wire
 //! [`protocol`], the cluster [`metadata`]. A [`scenario`] describes a run; a [`Simulation`]
-//! executes it and its [`history`] yields the summary numbers.
+//! executes it and its [`history`] yields the summary numbers; [`check`] watches it for broken
+//! guarantees.
 
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod check;
 pub mod clients;
 pub mod controller;
 pub mod group;

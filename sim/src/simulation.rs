@@ -7,6 +7,7 @@
 //! log below is everything interactive play adds, so replaying it reproduces the trace.
 
 use crate::broker::Broker;
+use crate::check::{InvariantChecker, Liveness, LivenessStatus, Violation};
 use crate::clients::{Consumer, Producer};
 use crate::controller::Controller;
 use crate::history::{History, Summary};
@@ -98,6 +99,15 @@ pub struct Simulation {
     /// Actions that name a planned client, in the order they were given: node ids exist only
     /// once a node is in the world, so each is resolved when the last client it names joins.
     awaiting_nodes: Vec<StampedAction>,
+    /// The invariant and liveness checks, when on (`set_invariants`).
+    checks: Option<Box<Checks>>,
+}
+
+/// The run checks (`crate::check`), which look at the whole simulation after each step.
+#[derive(Clone, Debug)]
+struct Checks {
+    invariants: InvariantChecker,
+    liveness: Liveness,
 }
 
 /// A client that will join the run: when, and what kind of node it is.
@@ -171,6 +181,7 @@ impl Simulation {
             planned_partitions: BTreeMap::new(),
             planned_nodes: BTreeMap::new(),
             awaiting_nodes: Vec::new(),
+            checks: None,
         };
         for p in &scenario.producers {
             let node = sim.producer_node(p);
@@ -372,15 +383,77 @@ impl Simulation {
         Summary::compute(&self.history, logs.iter().map(|(tp, log)| (tp, *log)))
     }
 
+    // ----- checks -----
+
+    /// Turns the invariant checks (`crate::check`) and the liveness check on or off. Off by
+    /// default, for interactive speed. Turn them on before the first step: the checker only
+    /// knows what it has seen. Turning them off forgets what they found.
+    pub fn set_invariants(&mut self, on: bool) {
+        self.checks = on.then(|| {
+            Box::new(Checks {
+                invariants: InvariantChecker::new(),
+                liveness: Liveness::new(self, crate::check::DEFAULT_LIVENESS_BOUND_US),
+            })
+        });
+    }
+
+    pub fn invariants_enabled(&self) -> bool {
+        self.checks.is_some()
+    }
+
+    /// How long after the faults heal the cluster has to converge (default 60 s simulated).
+    /// Call after `set_invariants(true)`, before the run gets there.
+    pub fn set_liveness_bound(&mut self, bound: SimTime) {
+        let liveness = Liveness::new(self, bound.as_micros());
+        if let Some(checks) = &mut self.checks {
+            checks.liveness = liveness;
+        }
+    }
+
+    /// Every invariant violation found so far (empty when the checks are off).
+    pub fn violations(&self) -> &[Violation] {
+        self.checks
+            .as_ref()
+            .map_or(&[], |c| c.invariants.violations())
+    }
+
+    /// The first violation: the step at which the run broke a guarantee.
+    pub fn first_violation(&self) -> Option<&Violation> {
+        self.violations().first()
+    }
+
+    /// Where the liveness check stands, when the checks are on.
+    pub fn liveness(&self) -> Option<&LivenessStatus> {
+        self.checks.as_ref().map(|c| c.liveness.status())
+    }
+
+    /// The liveness verdict as of now, for the end of a run: converged, failed, or why it
+    /// could not be judged.
+    pub fn finish_liveness(&mut self) -> LivenessStatus {
+        let Some(mut checks) = self.checks.take() else {
+            return LivenessStatus::NotEvaluated {
+                reason: "the checks are off".to_string(),
+            };
+        };
+        let status = checks.liveness.finish(self);
+        self.checks = Some(checks);
+        status
+    }
+
     // ----- stepping -----
 
-    /// Applies one step, folding its notes into the history.
+    /// Applies one step, folding its notes into the history and, when on, checking it.
     pub fn step(&mut self) -> Option<&TraceEvent<KafkaNode>> {
         let event = self.world.step()?;
         self.history.absorb(event);
         if let EventKind::Command(CommandNote::AddNode { name }) = &event.kind {
             let name = name.clone();
             self.node_joined(&name);
+        }
+        if let Some(mut checks) = self.checks.take() {
+            checks.invariants.after_step(self);
+            checks.liveness.after_step(self);
+            self.checks = Some(checks);
         }
         self.world.last_event()
     }
@@ -390,11 +463,12 @@ impl Simulation {
         self.world.next_event_time()
     }
 
-    /// Steps through every event up to `until`, then sets the clock there.
+    /// Steps through every event up to `until`, then sets the clock there. With the checks
+    /// on, a violated invariant stops the run at the step that broke it.
     pub fn run_until(&mut self, until: SimTime) {
         while self.world.next_event_time().is_some_and(|t| t <= until) {
-            if self.step().is_none() {
-                break;
+            if self.step().is_none() || self.first_violation().is_some() {
+                return;
             }
         }
         self.world.run_until(until);

@@ -293,7 +293,7 @@ impl Broker {
                 tp: tp.clone(),
                 to_offset: earliest,
                 records_removed: removed,
-                reason: "out of range: below the leader's log start, start over there",
+                reason: super::TRUNCATED_BELOW_LEADER_LOG_START,
             });
         }
         self.maybe_fetch_from(leader, out);

@@ -38,6 +38,13 @@ use std::sync::Arc;
 
 type BrokerOut<'a, 'b> = &'a mut Out<'b, KafkaNode>;
 
+/// The `Truncated` reason of a follower that fell below the leader's log start and starts
+/// over there: it removes records *below* the new offset (gone from the leader by retention),
+/// unlike every other truncation, which removes records at and above it. The invariant
+/// checker tells the two apart by this reason.
+pub const TRUNCATED_BELOW_LEADER_LOG_START: &str =
+    "out of range: below the leader's log start, start over there";
+
 /// A fetch parked until it can be answered (Kafka's `DelayedFetch`).
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct DelayedFetch {

@@ -153,6 +153,11 @@ impl Consumer {
         &self.config
     }
 
+    /// What the application subscribed to or assigned itself.
+    pub fn subscription(&self) -> &Subscription {
+        &self.subscription
+    }
+
     pub fn assignment(&self) -> &[TopicPartition] {
         &self.assignment
     }
