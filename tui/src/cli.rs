@@ -23,6 +23,7 @@ const AFTER_HELP: &str = "Examples:
   kafkalab scenarios list
   kafkalab run quickstart --seed 7
   kafkalab run quickstart --seed 7 --json
+  kafkalab run leader-failure --invariants
   kafkalab run broker-faults --trace faults.jsonl
   kafkalab describe topics leader-failure --at 20s
   kafkalab describe groups my-groups.toml --at 15s --members
@@ -86,6 +87,11 @@ pub struct RunArgs {
     /// `max.in.flight.requests.per.connection=1` (repeatable; Kafka's rules are applied again).
     #[arg(long = "producer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub producer_config: Vec<(String, String)>,
+    /// Check Kafka's invariants after every step, and that the cluster converges within 60s
+    /// (simulated) of the last fault healing: a broken invariant stops the run (exit 3), a
+    /// cluster that does not converge exits 4.
+    #[arg(long)]
+    pub invariants: bool,
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {

@@ -1,13 +1,15 @@
 //! Running a scenario from the command line: `kafkalab run` (to the end or `--until`, with an
 //! optional `--trace` file), and the run to `--at`/`--step` that the `describe` commands look
 //! at. Both print the seed banner with the one-line replay command first (on stderr), so any
-//! run a learner sees can be reproduced exactly.
+//! run a learner sees can be reproduced exactly. `run --invariants` also checks the run
+//! (`kafkalab_sim::check`) and maps its verdict to exit codes 3 and 4.
 
 use crate::cli::{CmdResult, RunArgs, RunPointArgs, io_error, write_json};
 use crate::exit;
 use crate::report::RunReport;
 use crate::scenarios::load_with_config;
 use kafkalab_sim::Simulation;
+use kafkalab_sim::check::{Verdict, seconds};
 use kafkalab_sim::kernel::SimTime;
 use std::io::Write;
 use std::sync::Arc;
@@ -24,21 +26,25 @@ pub(crate) fn config_flags(
     cluster.chain(producer).collect()
 }
 
-/// `kafkalab run`: the seed banner, the run (writing its trace, if asked), then the report.
+/// `kafkalab run`: the seed banner, the run (writing its trace, if asked), then the report;
+/// with `--invariants`, the checks' verdict on stderr and as the exit code.
 pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
     let scenario = load_with_config(&args.scenario, &args.config, &args.producer_config)?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
-    let until_flag = args
+    let flags = args
         .until
         .map(|us| format!(" --until {}", kafkalab_sim::kernel::format_duration(us)))
         .unwrap_or_default()
-        + &config_flags(&args.config, &args.producer_config);
+        + &config_flags(&args.config, &args.producer_config)
+        + if args.invariants { " --invariants" } else { "" };
+    let replay = format!("kafkalab run {} --seed {seed}{flags}", args.scenario);
     let _ = writeln!(
         err,
-        "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed}{until_flag})",
-        scenario.name, args.scenario
+        "kafkalab: scenario {} seed {seed} (replay: {replay})",
+        scenario.name
     );
     let mut sim = Simulation::new(Arc::new(scenario), seed);
+    sim.set_invariants(args.invariants);
     let until = args.until.map_or(sim.end_time(), SimTime::from_micros);
     match &args.trace {
         None => sim.run_until(until),
@@ -51,7 +57,74 @@ pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> C
         out.write_all(report.to_text().as_bytes())
             .map_err(io_error)?;
     }
-    Ok(exit::OK)
+    if !args.invariants {
+        return Ok(exit::OK);
+    }
+    let verdict = kafkalab_sim::check::verdict(&mut sim);
+    let inspect = args.producer_config.is_empty().then(|| {
+        format!(
+            "kafkalab describe topics {} --seed {seed}{}",
+            args.scenario,
+            config_flags(&args.config, &[])
+        )
+    });
+    let _ = err.write_all(describe_verdict(&verdict, &sim, &replay, inspect.as_deref()).as_bytes());
+    Ok(verdict_exit_code(&verdict))
+}
+
+/// The exit code of a checked run: 0 clean (whether or not liveness could be judged), 3 an
+/// invariant broke, 4 the cluster did not converge. For `run --invariants` and sweeps.
+pub fn verdict_exit_code(verdict: &Verdict) -> u8 {
+    match verdict {
+        Verdict::Clean { .. } => exit::OK,
+        Verdict::Violated { .. } => exit::VIOLATION,
+        Verdict::LivenessFailed { .. } => exit::LIVENESS,
+    }
+}
+
+/// What a checked run found, for people: each violation with its step, time, subject and
+/// sentence, or the liveness verdict; then the command that replays it (`replay`) and, for a
+/// violation, `inspect` (a `describe topics` command without its `--step`) at that step.
+pub fn describe_verdict(
+    verdict: &Verdict,
+    sim: &Simulation,
+    replay: &str,
+    inspect: Option<&str>,
+) -> String {
+    let mut text = String::new();
+    match verdict {
+        Verdict::Violated { violations } => {
+            for v in violations {
+                text += &format!(
+                    "kafkalab: invariant {} ({}) violated at step {}, {}: {}\n  {}: {}\n",
+                    v.invariant.number(),
+                    v.invariant,
+                    v.step,
+                    seconds(v.time_us),
+                    v.invariant.statement(),
+                    v.subject,
+                    v.detail
+                );
+            }
+            text += &format!("  replay: {replay}\n");
+            if let (Some(inspect), Some(v)) = (inspect, violations.first()) {
+                // Trace steps count from 0; `--step N` applies N steps.
+                text += &format!("  inspect: {inspect} --step {}\n", v.step + 1);
+            }
+        }
+        Verdict::LivenessFailed { liveness } => {
+            text += &format!("kafkalab: liveness: {}\n", liveness.describe());
+            text += &format!("  replay: {replay}\n");
+        }
+        Verdict::Clean { liveness } => {
+            text += &format!(
+                "kafkalab: invariants held over {} steps; liveness: {}\n",
+                sim.world().steps(),
+                liveness.describe()
+            );
+        }
+    }
+    text
 }
 
 /// ` --step N` or ` --at T` (default: the scenario's end), for replay hints.
@@ -137,6 +210,9 @@ fn write_trace(
         let Some(event) = sim.step() else { break };
         serde_json::to_writer(&mut w, event).map_err(|e| (exit::ERROR, e.to_string()))?;
         writeln!(w).map_err(io_error)?;
+        if sim.first_violation().is_some() {
+            return w.flush().map_err(io_error); // the run stops at the broken invariant
+        }
     }
     sim.run_until(until);
     w.flush().map_err(io_error)

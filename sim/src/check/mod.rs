@@ -214,6 +214,12 @@ pub fn run_checked(sim: &mut Simulation, until: SimTime) -> Verdict {
         sim.set_invariants(true);
     }
     sim.run_until(until);
+    verdict(sim)
+}
+
+/// The verdict of a run with the checks on, as of now: its first violating step, or the
+/// liveness verdict (see [`Simulation::finish_liveness`]).
+pub fn verdict(sim: &mut Simulation) -> Verdict {
     if let Some(first) = sim.first_violation() {
         let step = first.step;
         let violations = sim
