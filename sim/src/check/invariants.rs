@@ -44,8 +44,10 @@
 //! 0..50 with the checker on). The KIP scenarios replay old Kafka bugs with a setting:
 //!
 //! - `kip101-hw-truncation --config sim.follower.truncation=pre-kip-101` breaks **3**: at
-//!   about 10 s broker-1, still in the ISR, becomes a follower and truncates to its own stale
-//!   high watermark, dropping the committed m2 — the step KIP-101 is about.
+//!   about 9 s broker-1, still in the ISR, becomes a follower and truncates to its own stale
+//!   high watermark, dropping the committed m2 — the step KIP-101 is about. With
+//!   `--config min.insync.replicas=2` as well, broker-1's election at about 19 s also breaks
+//!   **5**: m2 was acknowledged with acks=all under the settings that promise it survives.
 //! - `kip101-divergence --config sim.follower.truncation=pre-kip-101` breaks **4**: after the
 //!   double power loss broker-2 leads and commits m3 at offset 1 (losing m2 is legitimate:
 //!   every replica lost power, and broker-2 never flushed it); at about 47 s broker-1 rejoins
