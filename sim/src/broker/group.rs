@@ -133,7 +133,9 @@ impl Broker {
             };
             match self.append_to_leader(data, -1, out) {
                 Ok((_, last)) => {
-                    self.coordinator.park(w.partition, last + 1, w.responses);
+                    let sync = w.completes_sync;
+                    self.coordinator
+                        .park(w.partition, last + 1, w.responses, sync);
                     let hw = self.logs.get(&tp).map_or(0, |l| l.high_watermark());
                     self.coordinator.on_high_watermark(w.partition, hw, out);
                 }
@@ -150,6 +152,9 @@ impl Broker {
                     };
                     for (to, msg) in w.responses {
                         out.send(to, with_error(msg, mapped));
+                    }
+                    if let Some((group, generation)) = &w.completes_sync {
+                        self.coordinator.fail_sync(group, *generation, mapped, out);
                     }
                 }
             }

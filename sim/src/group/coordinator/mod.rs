@@ -65,6 +65,10 @@ pub struct Write {
     pub partition: i32,
     pub records: Vec<CoordinatorRecord>,
     pub responses: Vec<(NodeId, KafkaMsg)>,
+    /// The group and generation whose assignment this write persists: once it is committed
+    /// the generation becomes Stable and every member waiting in SyncGroup gets its
+    /// assignment (Kafka does both in the append's completion callback).
+    pub completes_sync: Option<(Arc<str>, i32)>,
 }
 
 /// Answers waiting for the HW of their partition to pass `required_offset`.
@@ -74,6 +78,7 @@ struct PendingWrite {
     required_offset: i64,
     #[serde(skip)]
     responses: Vec<(NodeId, KafkaMsg)>,
+    completes_sync: Option<(Arc<str>, i32)>,
 }
 
 /// The coordinator of the groups whose `__consumer_offsets` partitions this broker leads.
@@ -248,12 +253,20 @@ impl GroupCoordinator {
         out.note(Note::CoordinatorUnloaded { partition });
     }
 
-    /// Parks the answers of a write that was appended up to `end_offset` (exclusive).
-    pub fn park(&mut self, partition: i32, end_offset: i64, responses: Vec<(NodeId, KafkaMsg)>) {
+    /// Parks the answers of a write that was appended up to `end_offset` (exclusive), and
+    /// the SyncGroup it completes, if any.
+    pub fn park(
+        &mut self,
+        partition: i32,
+        end_offset: i64,
+        responses: Vec<(NodeId, KafkaMsg)>,
+        completes_sync: Option<(Arc<str>, i32)>,
+    ) {
         self.pending.push(PendingWrite {
             partition,
             required_offset: end_offset,
             responses,
+            completes_sync,
         });
     }
 
@@ -263,16 +276,75 @@ impl GroupCoordinator {
             return;
         }
         let mut kept = Vec::with_capacity(self.pending.len());
+        let mut synced = Vec::new();
         for w in std::mem::take(&mut self.pending) {
             if w.partition == partition && w.required_offset <= hw {
                 for (to, msg) in w.responses {
                     out.send(to, msg);
                 }
+                synced.extend(w.completes_sync);
             } else {
                 kept.push(w);
             }
         }
         self.pending = kept;
+        for (group, generation) in synced {
+            self.complete_sync(&group, generation, out);
+        }
+    }
+
+    /// The assignment of `generation` is committed (`propagateAssignment` in the append
+    /// callback): the group is Stable and every member waiting in SyncGroup gets its share.
+    /// A group that has moved on since (a member joined or left) ignores it.
+    fn complete_sync(&mut self, group_id: &Arc<str>, generation: i32, out: CoordOut) {
+        let now = out.now_ms();
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        if !group.is(GroupState::CompletingRebalance) || group.generation_id != generation {
+            return;
+        }
+        group.transition_to(GroupState::Stable, now);
+        out.note(Note::GroupStable {
+            group: group_id.clone(),
+            generation,
+            assignment: group
+                .members
+                .values()
+                .map(|m| (m.member_id.clone(), m.assignment.clone()))
+                .collect(),
+        });
+        for m in group.members.values_mut() {
+            if let Some(p) = m.awaiting_sync.take() {
+                out.send(
+                    p.node,
+                    sync_response(p, group.protocol_name.clone(), &m.assignment),
+                );
+            }
+        }
+    }
+
+    /// Writing the assignment of `generation` failed (`resetAndPropagateAssignmentWithError`):
+    /// the members waiting in SyncGroup get `error` and rejoin.
+    pub fn fail_sync(
+        &mut self,
+        group_id: &Arc<str>,
+        generation: i32,
+        error: Errors,
+        out: CoordOut,
+    ) {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return;
+        };
+        if !group.is(GroupState::CompletingRebalance) || group.generation_id != generation {
+            return;
+        }
+        for m in group.members.values_mut() {
+            m.assignment.clear();
+            if let Some(p) = m.awaiting_sync.take() {
+                out.send(p.node, sync_error(p, error));
+            }
+        }
     }
 
     /// Answers every pending write of `partition` with `error` instead.
@@ -626,6 +698,7 @@ impl GroupCoordinator {
                         partition: group.partition,
                         records: vec![record],
                         responses: vec![(parked.node, resp)],
+                        completes_sync: None,
                     }];
                 }
                 // The selected protocol would change: rebalance with the member awaiting.
@@ -783,6 +856,7 @@ impl GroupCoordinator {
                 partition: group.partition,
                 records: vec![group_metadata_record(group)],
                 responses: Vec::new(),
+                completes_sync: None,
             }];
         }
         out.note(Note::GroupCompletingRebalance {
@@ -917,6 +991,12 @@ impl GroupCoordinator {
             out.send(from, sync_error(parked, e));
             return Vec::new();
         }
+        // The leader's assignment for this generation is already being written.
+        let assignment_pending = self.pending.iter().any(|w| {
+            w.completes_sync.as_ref().is_some_and(|(g, generation)| {
+                *g == req.group_id && *generation == req.generation_id
+            })
+        });
         let Some(group) = self.groups.get_mut(&req.group_id) else {
             out.send(from, sync_error(parked, Errors::UnknownMemberId));
             return Vec::new();
@@ -963,11 +1043,12 @@ impl GroupCoordinator {
                 if let Some(m) = group.members.get_mut(&req.member_id) {
                     m.awaiting_sync = Some(parked);
                 }
-                if !group.is_leader(&req.member_id) {
+                if !group.is_leader(&req.member_id) || assignment_pending {
                     return Vec::new();
                 }
-                // The leader's assignment: persist it, then answer every parked member.
-                let now = out.now_ms();
+                // The leader's assignment: persist it. The group stays CompletingRebalance,
+                // and every member (the leader too) waits, until the record is committed
+                // (`complete_sync`): an assignment a failover could lose is never handed out.
                 for m in group.members.values_mut() {
                     m.assignment = req
                         .assignments
@@ -976,29 +1057,11 @@ impl GroupCoordinator {
                         .map(|a| a.assignment.clone())
                         .unwrap_or_default();
                 }
-                group.transition_to(GroupState::Stable, now);
-                out.note(Note::GroupStable {
-                    group: req.group_id.clone(),
-                    generation: group.generation_id,
-                    assignment: group
-                        .members
-                        .values()
-                        .map(|m| (m.member_id.clone(), m.assignment.clone()))
-                        .collect(),
-                });
-                let mut responses = Vec::new();
-                for m in group.members.values_mut() {
-                    if let Some(p) = m.awaiting_sync.take() {
-                        responses.push((
-                            p.node,
-                            sync_response(p, group.protocol_name.clone(), &m.assignment),
-                        ));
-                    }
-                }
                 vec![Write {
                     partition: group.partition,
                     records: vec![group_metadata_record(group)],
-                    responses,
+                    responses: Vec::new(),
+                    completes_sync: Some((req.group_id.clone(), group.generation_id)),
                 }]
             }
             GroupState::Stable => {
@@ -1213,6 +1276,7 @@ impl GroupCoordinator {
             partition,
             records,
             responses: vec![(from, reply(Errors::None))],
+            completes_sync: None,
         }]
     }
 

@@ -12,6 +12,8 @@ struct Driver {
     h: Harness<KafkaNode>,
     log: UnifiedLog,
     next_id: i32,
+    /// Append writes but leave the HW where it is (followers that have not fetched yet).
+    hold_hw: bool,
 }
 
 impl Driver {
@@ -21,6 +23,7 @@ impl Driver {
             h: Harness::new(NodeId(0), 7),
             log: UnifiedLog::new(LogConfig::default(), 0),
             next_id: 0,
+            hold_hw: false,
         };
         let log = d.log.clone();
         d.h.with(|out| d.c.load(0, &log, out));
@@ -42,11 +45,25 @@ impl Driver {
                 .log
                 .append_as_leader(records, 0, ProducerInfo::NONE, 0)
                 .expect("append");
-            self.log.update_high_watermark(info.last_offset + 1);
-            self.c.park(w.partition, info.last_offset + 1, w.responses);
+            if !self.hold_hw {
+                self.log.update_high_watermark(info.last_offset + 1);
+            }
+            self.c.park(
+                w.partition,
+                info.last_offset + 1,
+                w.responses,
+                w.completes_sync,
+            );
             let hw = self.log.high_watermark();
             self.h.with(|out| self.c.on_high_watermark(0, hw, out));
         }
+    }
+
+    /// The followers caught up: the HW reaches the log end.
+    fn commit_all(&mut self) {
+        let end = self.log.log_end_offset();
+        self.log.update_high_watermark(end);
+        self.h.with(|out| self.c.on_high_watermark(0, end, out));
     }
 
     fn take(&mut self, to: u32) -> Vec<KafkaMsg> {
@@ -260,4 +277,69 @@ fn sync_makes_the_group_stable_and_a_reloaded_shard_remembers_it() {
             .map(|v| v.offset),
         Some(42)
     );
+}
+
+/// Kafka moves the group to Stable, and answers SyncGroup, in the completion callback of the
+/// assignment's write: a member that syncs after the leader, before the record is
+/// committed, waits too — an assignment a coordinator failover could lose is never handed
+/// out (found by invariant 6: without this, a failover re-created generation 1 while a
+/// member still worked on the lost one).
+#[test]
+fn no_member_learns_an_assignment_before_it_is_committed() {
+    let mut d = Driver::new();
+    let a = d.join_new(1, 10_000);
+    let b = d.join_new(2, 10_000);
+    d.advance_to(6_000);
+    let ra = d.joined(1).expect("a");
+    let rb = d.joined(2).expect("b");
+    let (leader, follower, leader_id, follower_id) = if ra.members.is_empty() {
+        (2, 1, b.clone(), a.clone())
+    } else {
+        (1, 2, a.clone(), b.clone())
+    };
+    let sync = |id: &Arc<str>, assignments: Vec<SyncGroupAssignment>| {
+        KafkaMsg::SyncGroup(SyncGroupRequest {
+            correlation_id: 99,
+            group_id: GROUP.into(),
+            generation_id: ra.generation_id.max(rb.generation_id),
+            member_id: id.clone(),
+            group_instance_id: None,
+            protocol_name: Some("range".into()),
+            assignments,
+        })
+    };
+    let assignments = vec![
+        SyncGroupAssignment {
+            member_id: leader_id.clone(),
+            assignment: vec![TopicPartition::new("t", 0)],
+        },
+        SyncGroupAssignment {
+            member_id: follower_id.clone(),
+            assignment: vec![TopicPartition::new("t", 1)],
+        },
+    ];
+    d.hold_hw = true;
+    assert!(
+        d.send(leader, sync(&leader_id, assignments)).is_empty(),
+        "waits for the HW"
+    );
+    assert!(
+        d.send(follower, sync(&follower_id, Vec::new())).is_empty(),
+        "the follower syncing after the leader waits too"
+    );
+    let state = d.c.group(GROUP).map(|g| g.state);
+    assert_eq!(state, Some(GroupState::CompletingRebalance));
+    d.commit_all();
+    assert_eq!(d.c.group(GROUP).map(|g| g.state), Some(GroupState::Stable));
+    for (node, tp) in [(leader, 0), (follower, 1)] {
+        match &d.take(node)[..] {
+            [KafkaMsg::SyncGroupResponse(r)] => {
+                assert_eq!(
+                    (r.error, r.assignment.clone()),
+                    (Errors::None, vec![TopicPartition::new("t", tp)])
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
