@@ -440,6 +440,110 @@ fn coordinator_failover_converges_with_the_old_coordinator_down_for_good() {
     assert!(down > 0, "broker-1 stays down");
 }
 
+/// A group whose coordinator moves after both other brokers crash: consumer-2 hears nothing
+/// from any coordinator for longer than its 10 s session while the new one is elected.
+const COORDINATOR_LOST_FOR_A_SESSION: &str = r#"
+name = "coordinator-lost-for-a-session"
+duration = "90s"
+[cluster]
+brokers = 3
+[cluster.config]
+"min.insync.replicas" = 2
+"replica.lag.time.max.ms" = 5000
+[network]
+latency = "2ms"
+jitter = "2ms"
+
+[[topics]]
+name = "orders"
+partitions = 3
+replication_factor = 3
+[[producers]]
+name = "producer-1"
+topic = "orders"
+rate = 100
+key_count = 12
+[producers.config]
+acks = "all"
+"request.timeout.ms" = 5000
+[[consumers]]
+name = "consumer-1"
+topic = "orders"
+[consumers.config]
+"auto.offset.reset" = "earliest"
+"group.id" = "g"
+"session.timeout.ms" = 10000
+[[consumers]]
+name = "consumer-2"
+topic = "orders"
+[consumers.config]
+"auto.offset.reset" = "earliest"
+"group.id" = "g"
+"session.timeout.ms" = 10000
+
+[[timeline]]
+at = "10s"
+action = "cut"
+from = "broker-1"
+to = "controller"
+[[timeline]]
+at = "12s"
+action = "cut"
+from = "broker-2"
+to = "broker-3"
+[[timeline]]
+at = "20s"
+action = "heal-all"
+[[timeline]]
+at = "21s"
+action = "pause"
+node = "consumer-1"
+[[timeline]]
+at = "35s"
+action = "resume"
+node = "consumer-1"
+[[timeline]]
+at = "30s"
+action = "crash"
+node = "broker-2"
+[[timeline]]
+at = "31s"
+action = "crash"
+node = "broker-3"
+[[timeline]]
+at = "33s"
+action = "restart"
+node = "broker-2"
+[[timeline]]
+at = "34s"
+action = "restart"
+node = "broker-3"
+"#;
+
+#[test]
+fn a_member_that_lost_its_coordinator_for_a_session_rejoins_the_next_one() {
+    // Liveness found this: the consumer measured its session from its last answered
+    // heartbeat even after finding the new coordinator, gave it up at the next tick before
+    // any heartbeat could reach it, and so never rejoined — the group sat in
+    // PreparingRebalance until max.poll.interval.ms (5 min). Kafka restarts the session
+    // clock when it discovers a coordinator (`heartbeat.resetSessionTimeout()`).
+    let s = Arc::new(
+        parse_scenario(COORDINATOR_LOST_FOR_A_SESSION, "lost.toml").expect("valid scenario"),
+    );
+    for seed in 0..3 {
+        let (_, verdict) = checked(&s, seed);
+        assert!(
+            matches!(
+                verdict,
+                Verdict::Clean {
+                    liveness: LivenessStatus::Converged { .. }
+                }
+            ),
+            "seed {seed}: {verdict:?}"
+        );
+    }
+}
+
 // ----- the CLI -----
 
 #[test]

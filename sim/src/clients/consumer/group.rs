@@ -868,6 +868,11 @@ impl Consumer {
         match (resp.error, resp.node) {
             (Errors::None, Some(node)) => {
                 g.coordinator = Some((resp.node_id, node));
+                // `heartbeat.resetSessionTimeout()`: the session clock starts again with the
+                // new coordinator. Otherwise a member that lost its coordinator for longer
+                // than the session would give the one it just found up at the next tick,
+                // before any heartbeat could reach it — forever.
+                g.last_heartbeat_ok_ms = out.now_ms();
                 out.note(Note::CoordinatorDiscovered {
                     group: g.group_id.clone(),
                     broker: resp.node_id,
