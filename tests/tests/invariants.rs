@@ -408,6 +408,14 @@ to = "broker-2"
         } => assert!(reason.contains("before the cluster converged"), "{reason}"),
         other => panic!("{other:?}"),
     }
+    let lossy = scenario_text("40s", "", CRASH_AND_RESTART)
+        .replace("[[topics]]", "[network]\nloss = 0.01\n[[topics]]");
+    match checked(&parse(&lossy), 1).1 {
+        Verdict::Clean {
+            liveness: LivenessStatus::NotEvaluated { reason },
+        } => assert!(reason.contains("loses 1.00% of messages"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
     // A shorter bound judges the same run.
     let mut sim = Simulation::new(slow, 1);
     sim.set_invariants(true);

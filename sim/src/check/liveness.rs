@@ -7,8 +7,9 @@
 //!
 //! **When faults have healed.** At the timeline's last action (or the last consumer's
 //! `start`, or the last timed user command), the controller must be running and every link
-//! between running nodes healed; a link that stays cut, or a controller that stays down, means
-//! the faults never heal, and liveness is *not evaluated* — with that reason. A node that is
+//! between running nodes healed; a link that stays cut, a controller that stays down, or a
+//! network that loses messages all along (`[network] loss`) means the faults never heal, and
+//! liveness is *not evaluated* — with that reason. A node that is
 //! down then and never restarted is treated as decommissioned: a client that is crashed,
 //! paused or removed is gone for good, and the group must converge without it (that is what
 //! session timeouts are for); a broker that stays down leaves its partitions to the others.
@@ -225,6 +226,17 @@ impl Liveness {
     /// The faults should have healed: check that they have, and note the backlog.
     fn begin(&mut self, sim: &Simulation, now: u64) {
         let world = sim.world();
+        let loss = world.network().default_link().loss.as_f64();
+        if loss > 0.0 {
+            self.status = LivenessStatus::NotEvaluated {
+                reason: format!(
+                    "the network loses {:.2}% of messages throughout the run: that fault never \
+                     heals",
+                    loss * 100.0
+                ),
+            };
+            return;
+        }
         for (id, name, status, node) in world.nodes() {
             let server = matches!(node, KafkaNode::Broker(_) | KafkaNode::Controller(_));
             if status == NodeStatus::Running {
