@@ -73,6 +73,9 @@ pub struct History {
     /// Records acknowledged into a partition while it waited for a new owner: records no
     /// member could process during that pause.
     pub rebalance_pause_records: u64,
+    /// Every send, acknowledgment, poll and assignment change, for the delivery checker.
+    #[serde(skip)]
+    pub observations: crate::checker::Observations,
 }
 
 /// A group's partition as the members' callbacks (`onPartitionsAssigned/Revoked/Lost`) left it.
@@ -85,6 +88,7 @@ enum Ownership {
 impl History {
     /// Folds one step's notes into the history.
     pub fn absorb(&mut self, event: &TraceEvent<KafkaNode>) {
+        self.observations.absorb(event);
         for note in &event.notes {
             self.absorb_note(note, event);
         }

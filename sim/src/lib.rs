@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod broker;
+pub mod checker;
 pub mod clients;
 pub mod controller;
 pub mod group;

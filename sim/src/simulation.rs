@@ -367,6 +367,12 @@ impl Simulation {
     }
 
     /// The run's summary numbers as of now.
+    /// The delivery checker's findings so far (Jepsen's anomaly taxonomy over what the
+    /// clients observed).
+    pub fn anomalies(&self) -> Vec<crate::checker::Anomaly> {
+        crate::checker::check(&self.history.observations)
+    }
+
     pub fn summary(&self) -> Summary {
         let logs = self.final_logs();
         Summary::compute(&self.history, logs.iter().map(|(tp, log)| (tp, *log)))

@@ -88,6 +88,9 @@ pub struct RunReport {
     pub partitions: Vec<PartitionReport>,
     /// Every consumer group whose coordinator is up, by group id.
     pub groups: Vec<GroupReport>,
+    /// The delivery checker's counts by Jepsen anomaly kind, judged from what clients
+    /// observed (the top-level `lost_write`/`unseen` are judged against the final logs).
+    pub anomalies: BTreeMap<&'static str, u64>,
 }
 
 impl RunReport {
@@ -129,6 +132,7 @@ impl RunReport {
             summary: sim.summary(),
             partitions,
             groups: sim.groups().iter().map(GroupReport::of).collect(),
+            anomalies: kafkalab_sim::checker::counts(&sim.anomalies()),
         }
     }
 
@@ -157,6 +161,18 @@ impl RunReport {
             "Anomalies   lost_write {}  duplicate_in_log {}  reordered {}  unseen {}",
             s.lost_write, s.duplicate_in_log, s.reordered, s.unseen
         );
+        let found: Vec<String> = self
+            .anomalies
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let found = if found.is_empty() {
+            "none".to_string()
+        } else {
+            found.join("  ")
+        };
+        let _ = writeln!(t, "Checker     {found}");
         let _ = writeln!(t, "Cluster     leader_elections {}", s.leader_elections);
         if !self.groups.is_empty() {
             let _ = writeln!(
