@@ -39,6 +39,7 @@ pub enum Observation {
     /// The send was acknowledged at `offset`.
     Acked {
         step: u64,
+        time_us: u64,
         value: Arc<str>,
         offset: i64,
     },
@@ -100,6 +101,7 @@ impl Observations {
                 }),
                 Note::Acked { value, offset, .. } => self.log.push(Observation::Acked {
                     step,
+                    time_us: event.time_us,
                     value: value.clone(),
                     offset: *offset,
                 }),
@@ -237,6 +239,7 @@ impl VersionOrders {
                     step,
                     value,
                     offset,
+                    ..
                 } => match tp_of.get(value) {
                     Some(tp) => vec![(*tp, *offset, value, *step)],
                     None => continue,
@@ -322,6 +325,7 @@ fn sends(obs: &Observations, order: &VersionOrders, found: &mut Vec<Anomaly>) {
                 step,
                 value,
                 offset,
+                ..
             } => {
                 acked.insert(value, (*offset, *step));
             }
@@ -484,6 +488,9 @@ pub fn counts(anomalies: &[Anomaly]) -> BTreeMap<&'static str, u64> {
     }
     c
 }
+
+mod story;
+pub use story::{Story, StoryEvent};
 
 #[cfg(test)]
 mod tests;

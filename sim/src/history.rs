@@ -76,6 +76,9 @@ pub struct History {
     /// Every send, acknowledgment, poll and assignment change, for the delivery checker.
     #[serde(skip)]
     pub observations: crate::checker::Observations,
+    /// Faults, elections, truncations and group events, to explain anomalies with.
+    #[serde(skip)]
+    pub story: crate::checker::Story,
 }
 
 /// A group's partition as the members' callbacks (`onPartitionsAssigned/Revoked/Lost`) left it.
@@ -89,6 +92,7 @@ impl History {
     /// Folds one step's notes into the history.
     pub fn absorb(&mut self, event: &TraceEvent<KafkaNode>) {
         self.observations.absorb(event);
+        self.story.absorb(event);
         for note in &event.notes {
             self.absorb_note(note, event);
         }

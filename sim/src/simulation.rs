@@ -373,6 +373,17 @@ impl Simulation {
         crate::checker::check(&self.history.observations)
     }
 
+    /// The events that led to `anomaly`, the last `limit` of them.
+    pub fn explain(
+        &self,
+        anomaly: &crate::checker::Anomaly,
+        limit: usize,
+    ) -> Vec<crate::checker::StoryEvent> {
+        self.history
+            .story
+            .explain(anomaly, &self.history.observations, limit)
+    }
+
     pub fn summary(&self) -> Summary {
         let logs = self.final_logs();
         Summary::compute(&self.history, logs.iter().map(|(tp, log)| (tp, *log)))

@@ -84,3 +84,26 @@ fn run_json_reports_every_anomaly_kind() {
     }
     assert!(anomalies["duplicate"].as_u64() > Some(0));
 }
+
+#[test]
+fn run_explain_tells_how_an_acknowledged_record_was_lost() {
+    let (code, out, _) = cli(&["run", "acks1-data-loss", "--explain"]);
+    assert_eq!(code, 0);
+    let story = out.split("\nExplain\n").nth(1).expect("an Explain section");
+    let first = story
+        .split("\n\n")
+        .find(|s| s.trim_start().starts_with("lost_write in orders-0"))
+        .expect("a lost write is explained");
+    // The cut, the acknowledgment during it, the new leader, the truncation — in order.
+    let at = |needle: &str| {
+        first
+            .find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` missing from:\n{first}"))
+    };
+    assert!(at("link <-> broker-2 cut") < at("acknowledged at offset"));
+    assert!(at("acknowledged at offset") < at("elected leader"));
+    assert!(at("elected leader") < at("records removed"));
+
+    let (_, out, _) = cli(&["run", "quickstart", "--explain"]);
+    assert!(out.contains("the checker found no anomaly"), "{out}");
+}

@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// After the summary, tell for each kind of anomaly the checker found (its first few)
+    /// the faults, elections, truncations and group events that led to it.
+    #[arg(long)]
+    pub explain: bool,
     /// Write every trace event to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<std::path::PathBuf>,

@@ -50,8 +50,66 @@ pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> C
     } else {
         out.write_all(report.to_text().as_bytes())
             .map_err(io_error)?;
+        if args.explain {
+            out.write_all(explain_anomalies(&sim).as_bytes())
+                .map_err(io_error)?;
+        }
     }
     Ok(exit::OK)
+}
+
+/// How many anomalies of each kind `--explain` tells, and how many events each story keeps.
+const EXPLAINED_PER_KIND: usize = 3;
+const STORY_LENGTH: usize = 12;
+
+/// `run --explain`: the first anomalies of each kind, each with the events that led to it.
+fn explain_anomalies(sim: &Simulation) -> String {
+    use std::fmt::Write as _;
+    let anomalies = sim.anomalies();
+    let mut t = String::from("\nExplain\n");
+    if anomalies.is_empty() {
+        t.push_str("  the checker found no anomaly: nothing to explain\n");
+        return t;
+    }
+    let world = sim.world();
+    for kind in kafkalab_sim::checker::AnomalyKind::ALL {
+        let of_kind: Vec<_> = anomalies.iter().filter(|a| a.kind == kind).collect();
+        for a in of_kind.iter().take(EXPLAINED_PER_KIND) {
+            let values: Vec<&str> = a.values.iter().map(|v| &**v).collect();
+            let _ = writeln!(
+                t,
+                "\n{} in {} at step {}: {}",
+                kind.name(),
+                a.tp,
+                a.step,
+                values.join(", ")
+            );
+            for e in sim.explain(a, STORY_LENGTH) {
+                let who = e.node.map_or("", |n| world.name(n));
+                let what = match e.peer {
+                    Some(peer) => e.what.replace("{peer}", world.name(peer)),
+                    None => e.what,
+                };
+                let _ = writeln!(
+                    t,
+                    "  step {:>7}  {:>4}.{:03}s  {:<12} {what}",
+                    e.step,
+                    e.time_us / 1_000_000,
+                    e.time_us / 1000 % 1000,
+                    who,
+                );
+            }
+        }
+        if of_kind.len() > EXPLAINED_PER_KIND {
+            let _ = writeln!(
+                t,
+                "\n... and {} more {}",
+                of_kind.len() - EXPLAINED_PER_KIND,
+                kind.name()
+            );
+        }
+    }
+    t
 }
 
 /// ` --step N` or ` --at T` (default: the scenario's end), for replay hints.

@@ -28,6 +28,7 @@ impl H {
         let step = self.step();
         self.0.log.push(Observation::Acked {
             step,
+            time_us: step,
             value: value.into(),
             offset,
         });
