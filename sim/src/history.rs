@@ -241,6 +241,24 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Every number of the summary by its field name, as `run --json` prints them: the
+    /// names a scenario's `[expect]` table may use. Derived from the `Serialize` impl, so a
+    /// new field is an expectation key without a second list to keep in step.
+    pub fn metrics(&self) -> BTreeMap<String, u64> {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) else {
+            return BTreeMap::new();
+        };
+        fields
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.as_u64()?)))
+            .collect()
+    }
+
+    /// The names [`Summary::metrics`] has, sorted.
+    pub fn metric_names() -> Vec<String> {
+        Summary::default().metrics().into_keys().collect()
+    }
+
     /// Computes the summary from the history and each partition's final (leader) log.
     pub fn compute<'a>(
         history: &History,
