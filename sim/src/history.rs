@@ -238,6 +238,9 @@ pub struct Summary {
     /// Records written to a partition while it waited for its new owner: what no member
     /// could process during the pause.
     pub rebalance_pause_records: u64,
+    /// Offset commits a group coordinator refused (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`,
+    /// `FENCED_INSTANCE_ID`, ...): a zombie's commits, fenced off.
+    pub rejected_commits: u64,
 }
 
 impl Summary {
@@ -287,6 +290,7 @@ impl Summary {
             rebalance_paused_partitions: history.rebalance_pauses,
             rebalance_pause_ms: history.rebalance_pause_us / 1000,
             rebalance_pause_records: history.rebalance_pause_records,
+            rejected_commits: history.rejected_commits,
             ..Summary::default()
         };
         for (tp, log) in &final_logs {

@@ -246,8 +246,8 @@ impl RunReport {
         if !self.groups.is_empty() {
             let _ = writeln!(
                 t,
-                "Consumers   rebalances {}  processed_twice {}  never_processed {}",
-                s.rebalances, s.processed_twice, s.never_processed
+                "Consumers   rebalances {}  processed_twice {}  never_processed {}  rejected_commits {}",
+                s.rebalances, s.processed_twice, s.never_processed, s.rejected_commits
             );
             let _ = writeln!(
                 t,
