@@ -14,7 +14,7 @@ use crate::exit;
 use crate::report::ExpectationsReport;
 use crate::run::replay_command;
 use crate::scenarios::load_with_config;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use kafkalab_sim::history::Summary;
 use kafkalab_sim::scenario::{Expectation, Scenario, Scope};
 use pool::{RunNumbers, RunOptions, SeedRun, SeedSet};
@@ -96,10 +96,13 @@ fn progress_bar(len: u64, visible: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(
-        "{elapsed_precise} [{bar:40}] {pos}/{len} seeds  {per_sec}  eta {eta}  {msg}",
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} seeds  {rate}  eta {eta}  {msg}",
     );
     if let Ok(style) = style {
-        bar.set_style(style.progress_chars("=> "));
+        let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1} seeds/s", state.per_sec());
+        };
+        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
     }
     bar
 }
@@ -125,18 +128,18 @@ struct CheckedSeed {
 
 impl Plan<'_> {
     fn banner(&self) -> String {
-        let mut text = format!(
-            "sweep {} seeds {} ({} runs on {} jobs",
+        format!(
+            "sweep {} seeds {} ({} on {}{})",
             self.scenario.name,
             self.seeds_text(),
-            self.seeds.count,
-            self.jobs
-        );
-        if self.args.check_determinism {
-            text.push_str(", each seed twice");
-        }
-        text.push(')');
-        text
+            plural(self.seeds.count, "run"),
+            plural(self.jobs as u64, "job"),
+            if self.args.check_determinism {
+                ", each seed twice"
+            } else {
+                ""
+            }
+        )
     }
 
     /// `0..200`, or `0..200, shard 1/4`.
@@ -365,10 +368,10 @@ impl Plan<'_> {
         let _ = writeln!(t, "Scenario    {}", self.scenario.name);
         let _ = writeln!(
             t,
-            "Seeds       {} ({} runs on {} jobs{})",
+            "Seeds       {} ({} on {}{})",
             self.seeds_text(),
-            tally.runs,
-            self.jobs,
+            plural(tally.runs, "run"),
+            plural(self.jobs as u64, "job"),
             if self.args.check_determinism {
                 ", each twice: determinism checked"
             } else {
@@ -501,4 +504,13 @@ fn row_label(row: &OutcomeRow) -> String {
         let _ = write!(label, " (actual {})", actual.join(", "));
     }
     label
+}
+
+/// `1 run`, `200 runs`.
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
