@@ -45,7 +45,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario headless and print its summary.
+    /// Run a scenario headless, print its summary and check its every-seed expectations
+    /// (exit 3 if one fails).
     Run(RunArgs),
     /// Run a scenario over a range of seeds on every core and check its expectations.
     #[command(long_about = SWEEP_LONG_ABOUT)]
@@ -84,11 +85,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub trace: Option<std::path::PathBuf>,
     /// Add a `[cluster.config]` setting, e.g. `sim.follower.truncation=pre-kip-101` or
-    /// `unclean.leader.election.enable=true` (repeatable).
+    /// `unclean.leader.election.enable=true` (repeatable). The scenario's expectations are
+    /// then reported but not enforced.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub config: Vec<(String, String)>,
     /// Add a setting to every producer's config, e.g. `enable.idempotence=true` or
-    /// `max.in.flight.requests.per.connection=1` (repeatable; Kafka's rules are applied again).
+    /// `max.in.flight.requests.per.connection=1` (repeatable; Kafka's rules are applied
+    /// again). The scenario's expectations are then reported but not enforced.
     #[arg(long = "producer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub producer_config: Vec<(String, String)>,
 }

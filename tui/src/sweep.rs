@@ -64,18 +64,17 @@ pub(crate) fn sweep(
         seeds,
         jobs,
         options,
-        |run| {
-            bar.inc(1);
-            if run.result.as_ref().is_ok_and(|r| !r.deterministic()) {
-                bar.set_message("non-determinism found");
-            }
-        },
+        |_| bar.inc(1),
         |run| {
             let seed = plan.check(run);
             if args.json && write_error.is_none() {
                 write_error = plan.write_line(out, &seed).err();
             }
             tally.add(&seed);
+            let not_ok = tally.runs - tally.count(OK);
+            if seed.outcome != OK {
+                bar.set_message(format!("{not_ok} not ok"));
+            }
         },
     );
     bar.finish_and_clear();
@@ -313,6 +312,14 @@ impl Tally {
             nondeterministic: 0,
             panicked: 0,
         }
+    }
+
+    /// How many seeds had the outcome `label`.
+    fn count(&self, label: &str) -> u64 {
+        self.rows
+            .iter()
+            .find(|r| r.label == label)
+            .map_or(0, |r| r.seeds)
     }
 
     fn add(&mut self, seed: &CheckedSeed) {
