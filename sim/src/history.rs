@@ -246,9 +246,30 @@ pub struct Summary {
     /// Records written to a partition while it waited for its new owner: what no member
     /// could process during the pause.
     pub rebalance_pause_records: u64,
+    /// Offset commits a group coordinator refused (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`,
+    /// `FENCED_INSTANCE_ID`, ...): a zombie's commits, fenced off.
+    pub rejected_commits: u64,
 }
 
 impl Summary {
+    /// Every number of the summary by its field name, as `run --json` prints them: the
+    /// names a scenario's `[expect]` table may use. Derived from the `Serialize` impl, so a
+    /// new field is an expectation key without a second list to keep in step.
+    pub fn metrics(&self) -> BTreeMap<String, u64> {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) else {
+            return BTreeMap::new();
+        };
+        fields
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.as_u64()?)))
+            .collect()
+    }
+
+    /// The names [`Summary::metrics`] has, sorted.
+    pub fn metric_names() -> Vec<String> {
+        Summary::default().metrics().into_keys().collect()
+    }
+
     /// Computes the summary from the history and each partition's final (leader) log.
     pub fn compute<'a>(
         history: &History,
@@ -277,6 +298,7 @@ impl Summary {
             rebalance_paused_partitions: history.rebalance_pauses,
             rebalance_pause_ms: history.rebalance_pause_us / 1000,
             rebalance_pause_records: history.rebalance_pause_records,
+            rejected_commits: history.rejected_commits,
             ..Summary::default()
         };
         for (tp, log) in &final_logs {

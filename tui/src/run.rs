@@ -24,19 +24,34 @@ pub(crate) fn config_flags(
     cluster.chain(producer).collect()
 }
 
-/// `kafkalab run`: the seed banner, the run (writing its trace, if asked), then the report.
+/// The one-line command that replays `seed` of the scenario `arg` (as the user named it),
+/// with the same `--config` / `--producer-config` settings.
+pub(crate) fn replay_command(
+    arg: &str,
+    seed: u64,
+    config: &[(String, String)],
+    producer_config: &[(String, String)],
+) -> String {
+    format!(
+        "kafkalab run {arg} --seed {seed}{}",
+        config_flags(config, producer_config)
+    )
+}
+
+/// `kafkalab run`: the seed banner, the run (writing its trace, if asked), then the report;
+/// exit code 3 when the run breaks one of the scenario's `[expect]` bounds.
 pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
     let scenario = load_with_config(&args.scenario, &args.config, &args.producer_config)?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let until_flag = args
         .until
         .map(|us| format!(" --until {}", kafkalab_sim::kernel::format_duration(us)))
-        .unwrap_or_default()
-        + &config_flags(&args.config, &args.producer_config);
+        .unwrap_or_default();
+    let replay = replay_command(&args.scenario, seed, &args.config, &args.producer_config);
     let _ = writeln!(
         err,
-        "kafkalab: scenario {} seed {seed} (replay: kafkalab run {} --seed {seed}{until_flag})",
-        scenario.name, args.scenario
+        "kafkalab: scenario {} seed {seed} (replay: {replay}{until_flag})",
+        scenario.name
     );
     let mut sim = Simulation::new(Arc::new(scenario), seed);
     let until = args.until.map_or(sim.end_time(), SimTime::from_micros);
@@ -44,7 +59,8 @@ pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> C
         None => sim.run_until(until),
         Some(path) => write_trace(&mut sim, until, path)?,
     }
-    let report = RunReport::of(&sim);
+    let mut report = RunReport::of(&sim);
+    report.expectations.enforced = args.config.is_empty() && args.producer_config.is_empty();
     if args.json {
         write_json(out, &report)?;
     } else {
@@ -55,7 +71,35 @@ pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> C
                 .map_err(io_error)?;
         }
     }
-    Ok(exit::OK)
+    Ok(expectation_verdict(&report.expectations, &replay, err))
+}
+
+/// Says on stderr which expectations the run broke, with the replay command, and returns the
+/// exit code: `VIOLATION` only for enforced ones.
+fn expectation_verdict(
+    report: &crate::report::ExpectationsReport,
+    replay: &str,
+    err: &mut dyn Write,
+) -> u8 {
+    for c in report.failed() {
+        let _ = writeln!(
+            err,
+            "kafkalab: expectation failed: {} (actual {})",
+            c.expect, c.actual
+        );
+    }
+    if report.violated() {
+        let _ = writeln!(err, "kafkalab: replay: {replay}");
+        return exit::VIOLATION;
+    }
+    if !report.ok {
+        let _ = writeln!(
+            err,
+            "kafkalab: not enforced: --config / --producer-config changed the scenario its \
+             [expect] describes"
+        );
+    }
+    exit::OK
 }
 
 /// How many anomalies of each kind `--explain` tells, and how many events each story keeps.
