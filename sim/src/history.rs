@@ -73,6 +73,12 @@ pub struct History {
     /// Records acknowledged into a partition while it waited for a new owner: records no
     /// member could process during that pause.
     pub rebalance_pause_records: u64,
+    /// Every send, acknowledgment, poll and assignment change, for the delivery checker.
+    #[serde(skip)]
+    pub observations: crate::checker::Observations,
+    /// Faults, elections, truncations and group events, to explain anomalies with.
+    #[serde(skip)]
+    pub story: crate::checker::Story,
 }
 
 /// A group's partition as the members' callbacks (`onPartitionsAssigned/Revoked/Lost`) left it.
@@ -85,6 +91,8 @@ enum Ownership {
 impl History {
     /// Folds one step's notes into the history.
     pub fn absorb(&mut self, event: &TraceEvent<KafkaNode>) {
+        self.observations.absorb(event);
+        self.story.absorb(event);
         for note in &event.notes {
             self.absorb_note(note, event);
         }
@@ -238,9 +246,30 @@ pub struct Summary {
     /// Records written to a partition while it waited for its new owner: what no member
     /// could process during the pause.
     pub rebalance_pause_records: u64,
+    /// Offset commits a group coordinator refused (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`,
+    /// `FENCED_INSTANCE_ID`, ...): a zombie's commits, fenced off.
+    pub rejected_commits: u64,
 }
 
 impl Summary {
+    /// Every number of the summary by its field name, as `run --json` prints them: the
+    /// names a scenario's `[expect]` table may use. Derived from the `Serialize` impl, so a
+    /// new field is an expectation key without a second list to keep in step.
+    pub fn metrics(&self) -> BTreeMap<String, u64> {
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) else {
+            return BTreeMap::new();
+        };
+        fields
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value.as_u64()?)))
+            .collect()
+    }
+
+    /// The names [`Summary::metrics`] has, sorted.
+    pub fn metric_names() -> Vec<String> {
+        Summary::default().metrics().into_keys().collect()
+    }
+
     /// Computes the summary from the history and each partition's final (leader) log.
     pub fn compute<'a>(
         history: &History,
@@ -269,6 +298,7 @@ impl Summary {
             rebalance_paused_partitions: history.rebalance_pauses,
             rebalance_pause_ms: history.rebalance_pause_us / 1000,
             rebalance_pause_records: history.rebalance_pause_records,
+            rejected_commits: history.rejected_commits,
             ..Summary::default()
         };
         for (tp, log) in &final_logs {

@@ -11,6 +11,7 @@
 
 pub mod broker;
 pub mod check;
+pub mod checker;
 pub mod clients;
 pub mod controller;
 pub mod group;

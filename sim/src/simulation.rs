@@ -378,6 +378,23 @@ impl Simulation {
     }
 
     /// The run's summary numbers as of now.
+    /// The delivery checker's findings so far (Jepsen's anomaly taxonomy over what the
+    /// clients observed).
+    pub fn anomalies(&self) -> Vec<crate::checker::Anomaly> {
+        crate::checker::check(&self.history.observations)
+    }
+
+    /// The events that led to `anomaly`, the last `limit` of them.
+    pub fn explain(
+        &self,
+        anomaly: &crate::checker::Anomaly,
+        limit: usize,
+    ) -> Vec<crate::checker::StoryEvent> {
+        self.history
+            .story
+            .explain(anomaly, &self.history.observations, limit)
+    }
+
     pub fn summary(&self) -> Summary {
         let logs = self.final_logs();
         Summary::compute(&self.history, logs.iter().map(|(tp, log)| (tp, *log)))

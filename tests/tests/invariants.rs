@@ -626,3 +626,68 @@ fn run_invariants_on_a_clean_run_exits_0_and_says_so() {
     let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
     assert_eq!(report["lost_write"], 0);
 }
+
+// ----- sweeps check them too -----
+
+#[test]
+fn sweep_checks_invariants_by_default_and_names_the_broken_one_per_seed() {
+    let args = [
+        "sweep",
+        "kip101-hw-truncation",
+        "--seeds",
+        "0..3",
+        "--config",
+        "sim.follower.truncation=pre-kip-101",
+    ];
+    let (code, out, err) = cli(&args);
+    assert_eq!(code, 3, "{err}\n{out}");
+    assert!(err.contains("invariants checked"), "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("invariant 3 (isr-holds-committed)"))
+        .unwrap_or_else(|| panic!("no invariant row in:\n{out}"));
+    assert!(
+        row.ends_with(
+            "kafkalab run kip101-hw-truncation --seed 0 --config \
+             sim.follower.truncation=pre-kip-101 --invariants"
+        ),
+        "{row}"
+    );
+    // --json carries the verdict on every line.
+    let (_, json, _) = cli(&[&args[..], &["--json"]].concat());
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert_eq!(v["invariants"]["verdict"], "violated", "{line}");
+        assert_eq!(
+            v["invariants"]["violations"][0]["invariant"], "isr-holds-committed",
+            "{line}"
+        );
+    }
+    // Without the checks the same sweep only reports the (unenforced) expectations.
+    let (code, out, err) = cli(&[&args[..], &["--no-invariants"]].concat());
+    assert_eq!(code, 0, "{err}\n{out}");
+    assert!(!out.contains("invariant 3"), "{out}");
+}
+
+#[test]
+fn sweep_exits_4_when_a_seed_does_not_converge() {
+    let path = std::env::temp_dir().join(format!(
+        "kafkalab-sweep-liveness-{}.toml",
+        std::process::id()
+    ));
+    let text = scenario_text("90s", "processing_time = \"100ms\"", CRASH_AND_RESTART);
+    std::fs::write(&path, text).expect("scenario written");
+    let path = path.to_string_lossy().into_owned();
+    let (code, out, err) = cli(&["sweep", &path, "--seeds", "1..3"]);
+    assert_eq!(code, 4, "{err}\n{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("liveness: consumer-1 is at offset")),
+        "{out}"
+    );
+    assert_eq!(
+        cli(&["sweep", &path, "--seeds", "1..3", "--no-invariants"]).0,
+        0
+    );
+    let _ = std::fs::remove_file(path);
+}

@@ -273,3 +273,93 @@ fn an_action_on_a_client_once_it_has_joined_loads_and_runs() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"produced\":3"), "{out}");
 }
+
+// ----- [expect] -----
+
+fn with_expect(body: &str) -> String {
+    format!("{GOOD}{body}")
+}
+
+#[test]
+fn expectations_load_in_file_order_with_their_scope() {
+    use kafkalab_sim::scenario::{Bound, Scope};
+    let text = with_expect(
+        "[expect]\nlost_write = 0\nacked = \">=3\"\n[expect.some_seed]\nproduced = \"0..=3\"\n",
+    );
+    let s = parse_scenario(&text, "good.toml").expect("valid");
+    let got: Vec<(String, Bound, Scope)> = s
+        .expectations
+        .iter()
+        .map(|e| (e.metric.clone(), e.bound, e.scope))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("lost_write".into(), Bound::Exactly(0), Scope::EverySeed),
+            ("acked".into(), Bound::AtLeast(3), Scope::EverySeed),
+            (
+                "produced".into(),
+                Bound::Range {
+                    start: 0,
+                    end: 3,
+                    inclusive: true
+                },
+                Scope::SomeSeed
+            ),
+        ]
+    );
+    // Inline forms locate and load too.
+    let text = with_expect("[expect]\nsome_seed = { unseen = \">0\" }\n");
+    let s = parse_scenario(&text, "good.toml").expect("valid");
+    assert_eq!(s.expectations[0].to_string(), "unseen > 0");
+}
+
+#[test]
+fn malformed_expectations_name_the_file_line_key_and_what_is_valid() {
+    // Unknown summary number: located at the key, listing the valid names.
+    let e = error(&with_expect("[expect]\nlost_write = 0\nlost_writes = 0\n"));
+    assert_eq!((e.line, e.column), (12, 1), "{e}");
+    assert_eq!(e.key.as_deref(), Some("lost_writes"));
+    assert!(e.message.contains("valid"), "{e}");
+    assert!(e.message.contains("lost_write, "), "{e}");
+    assert!(e.message.contains("processed_twice"), "{e}");
+
+    // A bad comparison: located at the value, with the forms that work.
+    let e = error(&with_expect("[expect]\nlost_write = \"lots\"\n"));
+    assert_eq!(
+        (e.line, e.column, e.key.as_deref()),
+        (11, 14, Some("lost_write"))
+    );
+    assert!(e.message.contains("\">=N\""), "{e}");
+    assert!(e.to_string().starts_with("bad.toml:11:14: "), "{e}");
+
+    // In [expect.some_seed].
+    let e = error(&with_expect(
+        "[expect]\nlost_write = 0\n[expect.some_seed]\nunseen = \"> x\"\n",
+    ));
+    assert_eq!((e.line, e.key.as_deref()), (13, Some("unseen")), "{e}");
+    let e = error(&with_expect("[expect.some_seed]\nunsen = 1\n"));
+    assert_eq!(
+        (e.line, e.column, e.key.as_deref()),
+        (11, 1, Some("unsen")),
+        "{e}"
+    );
+    assert!(e.message.contains("[expect.some_seed]"), "{e}");
+
+    // Wrong types, negative counts, empty ranges, unknown tables.
+    for (body, line, needle) in [
+        ("[expect]\nlost_write = 1.5\n", 11, "an integer"),
+        ("[expect]\nlost_write = -1\n", 11, "0 or more"),
+        ("[expect]\nlost_write = \"3..3\"\n", 11, "empty range"),
+        ("[expect]\nsome_seed = 1\n", 11, "[expect.some_seed]"),
+        (
+            "[expect.every_seed]\nlost_write = 0\n",
+            10,
+            "unknown table [expect.every_seed]",
+        ),
+    ] {
+        let e = error(&with_expect(body));
+        assert_eq!(e.line, line, "{body}: {e}");
+        assert!(e.message.contains(needle), "{body}: {e}");
+    }
+}

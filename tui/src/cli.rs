@@ -1,6 +1,6 @@
 //! The `kafkalab` command line (clap derive): every command's flags and help, and the
-//! dispatch from a parsed command to the module that carries it out (`run`, `scenarios`,
-//! `describe`, `describe_groups`, `explain`, `placement`, `assign`).
+//! dispatch from a parsed command to the module that carries it out (`run`, `sweep`,
+//! `scenarios`, `describe`, `describe_groups`, `explain`, `placement`, `assign`).
 //!
 //! Headless jobs print to stdout; a seed banner and diagnostics go to stderr, so `--json`
 //! output is exactly one JSON document and can be piped. Exit codes follow [`crate::exit`].
@@ -25,6 +25,8 @@ const AFTER_HELP: &str = "Examples:
   kafkalab run quickstart --seed 7 --json
   kafkalab run leader-failure --invariants
   kafkalab run broker-faults --trace faults.jsonl
+  kafkalab sweep leader-failure --seeds 0..200
+  kafkalab sweep acks1-data-loss --seeds 0..1000 --shard 0/4 --json > shard-0.jsonl
   kafkalab describe topics leader-failure --at 20s
   kafkalab describe groups my-groups.toml --at 15s --members
   kafkalab explain partition alice --partitions 3
@@ -44,8 +46,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a scenario headless and print its summary.
+    /// Run a scenario headless, print its summary and check its every-seed expectations
+    /// (exit 3 if one fails).
     Run(RunArgs),
+    /// Run a scenario over a range of seeds on every core and check its expectations.
+    #[command(long_about = SWEEP_LONG_ABOUT)]
+    Sweep(SweepArgs),
     /// List or inspect the built-in scenarios.
     #[command(subcommand)]
     Scenarios(ScenariosCommand),
@@ -76,15 +82,21 @@ pub struct RunArgs {
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+    /// After the summary, tell for each kind of anomaly the checker found (its first few)
+    /// the faults, elections, truncations and group events that led to it.
+    #[arg(long)]
+    pub explain: bool,
     /// Write every trace event to FILE as JSON Lines.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<std::path::PathBuf>,
     /// Add a `[cluster.config]` setting, e.g. `sim.follower.truncation=pre-kip-101` or
-    /// `unclean.leader.election.enable=true` (repeatable).
+    /// `unclean.leader.election.enable=true` (repeatable). The scenario's expectations are
+    /// then reported but not enforced.
     #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub config: Vec<(String, String)>,
     /// Add a setting to every producer's config, e.g. `enable.idempotence=true` or
-    /// `max.in.flight.requests.per.connection=1` (repeatable; Kafka's rules are applied again).
+    /// `max.in.flight.requests.per.connection=1` (repeatable; Kafka's rules are applied
+    /// again). The scenario's expectations are then reported but not enforced.
     #[arg(long = "producer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub producer_config: Vec<(String, String)>,
     /// Check Kafka's invariants after every step, and that the cluster converges within 60s
@@ -92,6 +104,61 @@ pub struct RunArgs {
     /// cluster that does not converge exits 4.
     #[arg(long)]
     pub invariants: bool,
+}
+
+const SWEEP_LONG_ABOUT: &str = "Run a scenario over a range of seeds on every core and check its \
+expectations.
+
+Each seed is one whole, single-threaded, deterministic run; --jobs runs that many at once.
+Every-seed expectations ([expect]) are checked on each run, some-seed ones
+([expect.some_seed]) over the whole sweep. At the end a table groups the seeds by outcome
+(ok, or which expectations failed), with each group's first seed and its replay command.
+
+Exit codes: 0 every expectation met, 3 an expectation failed (or a run panicked), 5 a seed
+gave two different traces (--check-determinism).";
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
+    pub scenario: String,
+    /// The seeds to run: A..B runs A up to B-1 (as a Rust range), A..=B includes B.
+    #[arg(long, value_name = "A..B", value_parser = crate::sweep::pool::parse_seed_range)]
+    pub seeds: (u64, u64),
+    /// How many seeds run at once, each on its own thread [default: the available cores].
+    #[arg(long, value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+    /// Run only the seeds with seed % N == I, so N machines (a CI matrix, a Kubernetes
+    /// indexed Job) can split one sweep; their --json outputs merge by concatenation.
+    #[arg(long, value_name = "I/N", value_parser = crate::sweep::pool::Shard::parse)]
+    pub shard: Option<crate::sweep::pool::Shard>,
+    /// Print one JSON object per seed on stdout (in seed order) and nothing else; the
+    /// summary table goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Run every seed twice and compare the trace hashes; exit 5 on any mismatch.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Skip the invariant checks after every step and the liveness check at the end (on by
+    /// default: a broken invariant fails the seed with exit 3, no convergence with exit 4).
+    #[arg(long)]
+    pub no_invariants: bool,
+    /// Add a `[cluster.config]` setting to every run (repeatable), as for `run`. The
+    /// scenario's expectations are then reported but not enforced.
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub config: Vec<(String, String)>,
+    /// Add a setting to every producer's config (repeatable), as for `run`. The scenario's
+    /// expectations are then reported but not enforced.
+    #[arg(long = "producer-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub producer_config: Vec<(String, String)>,
+}
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of threads from 1 to 1024, got `{text}`"
+        )),
+    }
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -239,12 +306,30 @@ pub struct ExplainProducerArgs {
     pub json: bool,
 }
 
-/// Runs the CLI with `args` (including the program name), writing to the given streams.
-/// Returns the process exit code.
+/// What the CLI knows about the terminal it writes to.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Console {
+    /// Whether the process's stderr is a terminal: only then does `sweep` draw a progress
+    /// bar (which goes to the real stderr, not the `stderr` writer).
+    pub stderr_is_terminal: bool,
+}
+
+/// Runs the CLI with `args` (including the program name), writing to the given streams, as
+/// if stderr were not a terminal (no progress bar). Returns the process exit code.
 pub fn main(
     args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
+) -> u8 {
+    main_with(args, stdout, stderr, Console::default())
+}
+
+/// [`main`] for a process whose terminal is described by `console`.
+pub fn main_with(
+    args: impl IntoIterator<Item = impl Into<OsString> + Clone>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    console: Console,
 ) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -266,6 +351,7 @@ pub fn main(
     let result = match cli.command {
         None => overview(stdout),
         Some(Command::Run(args)) => crate::run::run(&args, stdout, stderr),
+        Some(Command::Sweep(args)) => crate::sweep::sweep(&args, stdout, stderr, console),
         Some(Command::Scenarios(cmd)) => crate::scenarios::scenarios_cmd(&cmd, stdout),
         Some(Command::Describe(DescribeCommand::Topics(args))) => {
             crate::describe::describe_topics_cmd(&args, stdout, stderr)
@@ -308,6 +394,7 @@ fn overview(out: &mut dyn Write) -> CmdResult {
         text.push_str(&format!("  {name:<width$} {description}\n"));
     }
     text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
+    text.push_str("  kafkalab sweep leader-failure --seeds 0..200\n");
     text.push_str("  kafkalab describe topics quickstart\n");
     text.push_str("  kafkalab explain partition alice --partitions 3\n");
     text.push_str("  kafkalab explain producer acks1-data-loss\n");

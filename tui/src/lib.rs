@@ -15,3 +15,4 @@ pub mod placement;
 pub mod report;
 pub mod run;
 pub mod scenarios;
+pub mod sweep;

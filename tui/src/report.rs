@@ -4,6 +4,7 @@
 
 use crate::describe::{join_ids, leader_text};
 use kafkalab_sim::history::Summary;
+use kafkalab_sim::scenario::{Checked, Scope, expect};
 use kafkalab_sim::{GroupView, Simulation};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -88,6 +89,87 @@ pub struct RunReport {
     pub partitions: Vec<PartitionReport>,
     /// Every consumer group whose coordinator is up, by group id.
     pub groups: Vec<GroupReport>,
+    /// The delivery checker's counts by Jepsen anomaly kind, judged from what clients
+    /// observed (the top-level `lost_write`/`unseen` are judged against the final logs).
+    pub anomalies: BTreeMap<&'static str, u64>,
+    /// The scenario's `[expect]` checked against this run.
+    pub expectations: ExpectationsReport,
+}
+
+/// A scenario's expectations checked against one run (`run --json`'s `expectations`, and
+/// each line of `sweep --json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpectationsReport {
+    /// False when the run stopped before the scenario's end (`--until`): expectations are
+    /// claims about whole runs.
+    pub checked: bool,
+    /// False when `--config` or `--producer-config` changed the scenario: its expectations
+    /// are the file's claims about itself, so they are reported but do not fail the run.
+    pub enforced: bool,
+    /// Whether every every-seed expectation holds (true when none was checked).
+    pub ok: bool,
+    /// Every expectation in file order: every-seed ones decide `ok`; some-seed ones say
+    /// whether this seed is one of those a sweep looks for.
+    pub results: Vec<Checked>,
+}
+
+impl ExpectationsReport {
+    /// Checks the scenario's expectations against `summary` (if `checked`), enforced.
+    pub fn of(
+        expectations: &[kafkalab_sim::scenario::Expectation],
+        summary: &Summary,
+        checked: bool,
+    ) -> Self {
+        let results = if checked {
+            expect::check(expectations, summary)
+        } else {
+            Vec::new()
+        };
+        let ok = results
+            .iter()
+            .all(|c| c.holds || c.scope == Scope::SomeSeed);
+        ExpectationsReport {
+            checked,
+            enforced: true,
+            ok,
+            results,
+        }
+    }
+
+    /// The every-seed expectations this run breaks.
+    pub fn failed(&self) -> impl Iterator<Item = &Checked> {
+        self.results
+            .iter()
+            .filter(|c| c.scope == Scope::EverySeed && !c.holds)
+    }
+
+    /// Whether the run must fail (exit code 3): a checked, enforced expectation broke.
+    pub fn violated(&self) -> bool {
+        self.checked && self.enforced && !self.ok
+    }
+
+    /// One line per expectation for the text report, after an `Expect` label.
+    fn to_text(&self, t: &mut String) {
+        for (i, c) in self.results.iter().enumerate() {
+            let label = if i == 0 { "Expect" } else { "" };
+            let verdict = match (c.scope, c.holds) {
+                (Scope::EverySeed, true) => "ok",
+                (Scope::EverySeed, false) if self.enforced => "FAILED",
+                (Scope::EverySeed, false) => "fails (not enforced: the scenario was changed)",
+                (Scope::SomeSeed, true) => "holds for this seed",
+                (Scope::SomeSeed, false) => "not for this seed",
+            };
+            let expect = match c.scope {
+                Scope::EverySeed => c.expect.clone(),
+                Scope::SomeSeed => format!("{} (some seed)", c.expect),
+            };
+            let _ = writeln!(
+                t,
+                "{label:<12}{expect:<34} actual {:<6} {verdict}",
+                c.actual
+            );
+        }
+    }
 }
 
 impl RunReport {
@@ -120,15 +202,22 @@ impl RunReport {
                 }
             })
             .collect();
+        let summary = sim.summary();
         RunReport {
             scenario: sim.scenario().name.clone(),
             seed: sim.seed(),
             trace_hash: format!("{:016x}", world.trace_hash()),
             steps: world.steps(),
             sim_time_ms: world.now().as_millis(),
-            summary: sim.summary(),
+            summary: summary.clone(),
             partitions,
             groups: sim.groups().iter().map(GroupReport::of).collect(),
+            anomalies: kafkalab_sim::checker::counts(&sim.anomalies()),
+            expectations: ExpectationsReport::of(
+                &sim.scenario().expectations,
+                &summary,
+                world.now() >= sim.end_time(),
+            ),
         }
     }
 
@@ -157,12 +246,24 @@ impl RunReport {
             "Anomalies   lost_write {}  duplicate_in_log {}  reordered {}  unseen {}",
             s.lost_write, s.duplicate_in_log, s.reordered, s.unseen
         );
+        let found: Vec<String> = self
+            .anomalies
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let found = if found.is_empty() {
+            "none".to_string()
+        } else {
+            found.join("  ")
+        };
+        let _ = writeln!(t, "Checker     {found}");
         let _ = writeln!(t, "Cluster     leader_elections {}", s.leader_elections);
         if !self.groups.is_empty() {
             let _ = writeln!(
                 t,
-                "Consumers   rebalances {}  processed_twice {}  never_processed {}",
-                s.rebalances, s.processed_twice, s.never_processed
+                "Consumers   rebalances {}  processed_twice {}  never_processed {}  rejected_commits {}",
+                s.rebalances, s.processed_twice, s.never_processed, s.rejected_commits
             );
             let _ = writeln!(
                 t,
@@ -181,6 +282,7 @@ impl RunReport {
                 g.total_lag
             );
         }
+        self.expectations.to_text(&mut t);
         let _ = writeln!(t);
         for p in &self.partitions {
             let _ = writeln!(

@@ -26,21 +26,35 @@ pub(crate) fn config_flags(
     cluster.chain(producer).collect()
 }
 
-/// `kafkalab run`: the seed banner, the run (writing its trace, if asked), then the report;
-/// with `--invariants`, the checks' verdict on stderr and as the exit code.
+/// The one-line command that replays `seed` of the scenario `arg` (as the user named it),
+/// with the same `--config` / `--producer-config` settings.
+pub(crate) fn replay_command(
+    arg: &str,
+    seed: u64,
+    config: &[(String, String)],
+    producer_config: &[(String, String)],
+) -> String {
+    format!(
+        "kafkalab run {arg} --seed {seed}{}",
+        config_flags(config, producer_config)
+    )
+}
+
+/// `kafkalab run`: the seed banner, the run (writing its trace, if asked), then the report.
+/// Exit code 3 when the run breaks one of the scenario's `[expect]` bounds or, with
+/// `--invariants`, an invariant; 4 when a checked run did not converge.
 pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> CmdResult {
     let scenario = load_with_config(&args.scenario, &args.config, &args.producer_config)?;
     let seed = args.seed.unwrap_or(scenario.default_seed);
-    let flags = args
+    let until_flag = args
         .until
         .map(|us| format!(" --until {}", kafkalab_sim::kernel::format_duration(us)))
-        .unwrap_or_default()
-        + &config_flags(&args.config, &args.producer_config)
-        + if args.invariants { " --invariants" } else { "" };
-    let replay = format!("kafkalab run {} --seed {seed}{flags}", args.scenario);
+        .unwrap_or_default();
+    let invariants_flag = if args.invariants { " --invariants" } else { "" };
+    let replay = replay_command(&args.scenario, seed, &args.config, &args.producer_config);
     let _ = writeln!(
         err,
-        "kafkalab: scenario {} seed {seed} (replay: {replay})",
+        "kafkalab: scenario {} seed {seed} (replay: {replay}{until_flag}{invariants_flag})",
         scenario.name
     );
     let mut sim = Simulation::new(Arc::new(scenario), seed);
@@ -50,15 +64,21 @@ pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> C
         None => sim.run_until(until),
         Some(path) => write_trace(&mut sim, until, path)?,
     }
-    let report = RunReport::of(&sim);
+    let mut report = RunReport::of(&sim);
+    report.expectations.enforced = args.config.is_empty() && args.producer_config.is_empty();
     if args.json {
         write_json(out, &report)?;
     } else {
         out.write_all(report.to_text().as_bytes())
             .map_err(io_error)?;
+        if args.explain {
+            out.write_all(explain_anomalies(&sim).as_bytes())
+                .map_err(io_error)?;
+        }
     }
+    let expected = expectation_verdict(&report.expectations, &replay, err);
     if !args.invariants {
-        return Ok(exit::OK);
+        return Ok(expected);
     }
     let verdict = kafkalab_sim::check::verdict(&mut sim);
     let inspect = args.producer_config.is_empty().then(|| {
@@ -68,8 +88,98 @@ pub(crate) fn run(args: &RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> C
             config_flags(&args.config, &[])
         )
     });
-    let _ = err.write_all(describe_verdict(&verdict, &sim, &replay, inspect.as_deref()).as_bytes());
-    Ok(verdict_exit_code(&verdict))
+    let checked_replay = format!("{replay}{until_flag}{invariants_flag}");
+    let _ = err.write_all(
+        describe_verdict(&verdict, &sim, &checked_replay, inspect.as_deref()).as_bytes(),
+    );
+    // A broken invariant or expectation (3) outranks a run that did not converge (4).
+    Ok(match verdict_exit_code(&verdict) {
+        exit::OK => expected,
+        exit::LIVENESS if expected == exit::VIOLATION => exit::VIOLATION,
+        code => code,
+    })
+}
+
+/// Says on stderr which expectations the run broke, with the replay command, and returns the
+/// exit code: `VIOLATION` only for enforced ones.
+fn expectation_verdict(
+    report: &crate::report::ExpectationsReport,
+    replay: &str,
+    err: &mut dyn Write,
+) -> u8 {
+    for c in report.failed() {
+        let _ = writeln!(
+            err,
+            "kafkalab: expectation failed: {} (actual {})",
+            c.expect, c.actual
+        );
+    }
+    if report.violated() {
+        let _ = writeln!(err, "kafkalab: replay: {replay}");
+        return exit::VIOLATION;
+    }
+    if !report.ok {
+        let _ = writeln!(
+            err,
+            "kafkalab: not enforced: --config / --producer-config changed the scenario its \
+             [expect] describes"
+        );
+    }
+    exit::OK
+}
+
+/// How many anomalies of each kind `--explain` tells, and how many events each story keeps.
+const EXPLAINED_PER_KIND: usize = 3;
+const STORY_LENGTH: usize = 12;
+
+/// `run --explain`: the first anomalies of each kind, each with the events that led to it.
+fn explain_anomalies(sim: &Simulation) -> String {
+    use std::fmt::Write as _;
+    let anomalies = sim.anomalies();
+    let mut t = String::from("\nExplain\n");
+    if anomalies.is_empty() {
+        t.push_str("  the checker found no anomaly: nothing to explain\n");
+        return t;
+    }
+    let world = sim.world();
+    for kind in kafkalab_sim::checker::AnomalyKind::ALL {
+        let of_kind: Vec<_> = anomalies.iter().filter(|a| a.kind == kind).collect();
+        for a in of_kind.iter().take(EXPLAINED_PER_KIND) {
+            let values: Vec<&str> = a.values.iter().map(|v| &**v).collect();
+            let _ = writeln!(
+                t,
+                "\n{} in {} at step {}: {}",
+                kind.name(),
+                a.tp,
+                a.step,
+                values.join(", ")
+            );
+            for e in sim.explain(a, STORY_LENGTH) {
+                let who = e.node.map_or("", |n| world.name(n));
+                let what = match e.peer {
+                    Some(peer) => e.what.replace("{peer}", world.name(peer)),
+                    None => e.what,
+                };
+                let _ = writeln!(
+                    t,
+                    "  step {:>7}  {:>4}.{:03}s  {:<12} {what}",
+                    e.step,
+                    e.time_us / 1_000_000,
+                    e.time_us / 1000 % 1000,
+                    who,
+                );
+            }
+        }
+        if of_kind.len() > EXPLAINED_PER_KIND {
+            let _ = writeln!(
+                t,
+                "\n... and {} more {}",
+                of_kind.len() - EXPLAINED_PER_KIND,
+                kind.name()
+            );
+        }
+    }
+    t
 }
 
 /// The exit code of a checked run: 0 clean (whether or not liveness could be judged), 3 an
@@ -210,9 +320,6 @@ fn write_trace(
         let Some(event) = sim.step() else { break };
         serde_json::to_writer(&mut w, event).map_err(|e| (exit::ERROR, e.to_string()))?;
         writeln!(w).map_err(io_error)?;
-        if sim.first_violation().is_some() {
-            return w.flush().map_err(io_error); // the run stops at the broken invariant
-        }
     }
     sim.run_until(until);
     w.flush().map_err(io_error)

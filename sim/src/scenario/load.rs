@@ -6,6 +6,7 @@
 //! rather than silently ignored.
 
 use super::action::Action;
+use super::expect::Expectation;
 use super::spec::{ConfigMap, ConsumerSpec, ProducerSpec, ScenarioFile, TopicSpec};
 use crate::broker::BrokerConfig;
 use crate::clients::{
@@ -104,6 +105,8 @@ pub struct Scenario {
     pub producers: Vec<ProducerDef>,
     pub consumers: Vec<ConsumerDef>,
     pub timeline: Vec<TimedAction>,
+    /// `[expect]` and `[expect.some_seed]`, in file order.
+    pub expectations: Vec<Expectation>,
 }
 
 /// One broker's own settings.
@@ -246,13 +249,18 @@ impl Scenario {
 }
 
 /// Maps byte offsets of the source to line and column.
-struct Locator<'a> {
+pub(super) struct Locator<'a> {
     file: &'a str,
     text: &'a str,
 }
 
 impl Locator<'_> {
-    fn error(&self, offset: usize, key: Option<&str>, message: impl Into<String>) -> ScenarioError {
+    pub(super) fn error(
+        &self,
+        offset: usize,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
         let before = &self.text[..offset.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -278,7 +286,7 @@ impl Locator<'_> {
     /// The position of the line that sets `key` (`key = …` or `"key" = …`) at or after the
     /// start of `span`, falling back to [`Self::key_in`]: unlike a plain search, it does not
     /// stop at `partitions` inside `action = "add-partitions"`.
-    fn field_in(&self, span: &Range<usize>, key: &str) -> usize {
+    pub(super) fn field_in(&self, span: &Range<usize>, key: &str) -> usize {
         let start = span.start.min(self.text.len());
         let mut offset = start;
         for line in self.text[start..].split_inclusive('\n') {
@@ -294,6 +302,12 @@ impl Locator<'_> {
         self.key_in(span, key)
     }
 
+    /// The start of the line that holds `offset`.
+    pub(super) fn line_start(&self, offset: usize) -> usize {
+        let offset = offset.min(self.text.len());
+        self.text[..offset].rfind('\n').map_or(0, |i| i + 1)
+    }
+
     fn config_error(&self, span: &Range<usize>, e: ConfigError) -> ScenarioError {
         let at = self.key_in(span, &e.key);
         self.error(at, Some(&e.key), e.message)
@@ -302,9 +316,7 @@ impl Locator<'_> {
     /// A toml/serde error; the key is read off the line it points at.
     fn toml_error(&self, e: &toml::de::Error) -> ScenarioError {
         let offset = e.span().map_or(0, |s| s.start);
-        let line_start = self.text[..offset.min(self.text.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
+        let line_start = self.line_start(offset);
         let line = self.text[line_start..].lines().next().unwrap_or("");
         let key = line
             .split_once('=')
@@ -415,6 +427,7 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError>
         consumers.push(def);
     }
     let timeline = timeline(&loc, &raw.timeline, &topics, &mut names)?;
+    let expectations = super::expect::expectations(&loc, &raw.expect)?;
     Ok(Scenario {
         name: raw.name.unwrap_or(default_name),
         description: raw.description.trim().to_string(),
@@ -431,6 +444,7 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError>
         producers,
         consumers,
         timeline,
+        expectations,
     })
 }
 

@@ -5,10 +5,12 @@
 //! time; a scenario can also be loaded from any path (by the binary, which does the I/O).
 
 pub mod action;
+pub mod expect;
 mod load;
 pub mod spec;
 
 pub use action::Action;
+pub use expect::{Bound, Checked, Expectation, Scope};
 pub use load::{
     BROKER_TOPIC_DEFAULTS, BrokerOverride, CONTROLLER_NAME, ConsumerDef, ProducerDef, Scenario,
     ScenarioError, TimedAction, TopicDef, parse_scenario,

@@ -47,6 +47,62 @@ pub struct ScenarioFile {
     pub consumers: Vec<Spanned<ConsumerSpec>>,
     #[serde(default)]
     pub timeline: Vec<Spanned<toml::Table>>,
+    /// `[expect]`: what every run must show, and `[expect.some_seed]`: what some run of a
+    /// sweep must show.
+    #[serde(default)]
+    pub expect: BTreeMap<String, Spanned<ExpectEntry>>,
+}
+
+/// One entry of `[expect]`: a bound on a summary number (`lost_write = 0`,
+/// `processed_twice = ">0"`), or the `some_seed` table of such bounds. Values keep their
+/// spans, so a bad one is reported at its line.
+#[derive(Clone, Debug)]
+pub enum ExpectEntry {
+    /// An integer (exactly that) or a comparison string.
+    Bound(toml::Value),
+    /// A nested table (`[expect.some_seed]`).
+    Table(BTreeMap<String, Spanned<toml::Value>>),
+}
+
+impl<'de> Deserialize<'de> for ExpectEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ExpectEntryVisitor)
+    }
+}
+
+struct ExpectEntryVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ExpectEntryVisitor {
+    type Value = ExpectEntry;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(
+            "an integer (exactly that many) or a comparison string like \">0\", \">=3\", \"<5\" \
+             or \"0..10\"",
+        )
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ExpectEntry, E> {
+        Ok(ExpectEntry::Bound(toml::Value::Integer(v)))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ExpectEntry, E> {
+        let v = i64::try_from(v).map_err(|_| E::custom("the integer is too large"))?;
+        Ok(ExpectEntry::Bound(toml::Value::Integer(v)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ExpectEntry, E> {
+        Ok(ExpectEntry::Bound(toml::Value::String(v.to_string())))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ExpectEntry, A::Error> {
+        let mut table = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value: Spanned<toml::Value> = map.next_value()?;
+            table.insert(key, value);
+        }
+        Ok(ExpectEntry::Table(table))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
