@@ -39,3 +39,6 @@ pub fn cli(args: &[&str]) -> (u8, String, String) {
         String::from_utf8_lossy(&err).into_owned(),
     )
 }
+
+pub mod faults;
+pub mod property;

@@ -193,6 +193,7 @@ impl Consumer {
         if g.subscribed
             && (g.rejoin_needed || g.state == MemberState::Unjoined)
             && !g.in_rebalance()
+            && !self.rebalance_request_pending()
             && self.metadata.is_ready()
         {
             if !self.join_prepare(out) {
@@ -310,8 +311,35 @@ impl Consumer {
         self.request(node, msg, Pending::JoinGroup(node), timeout, out);
     }
 
+    /// A JoinGroup or SyncGroup is in flight: Kafka's `joinFuture`, which keeps a member to
+    /// one join at a time even when its generation is reset meanwhile (a failed commit, a
+    /// poll timeout).
+    fn rebalance_request_pending(&self) -> bool {
+        self.pending
+            .values()
+            .any(|p| matches!(p, Pending::JoinGroup(_) | Pending::SyncGroup(_)))
+    }
+
+    /// The member's generation was reset while its JoinGroup or SyncGroup was in flight:
+    /// Kafka's handlers raise `UnjoinedGroupException` and drop the answer, and the next
+    /// `poll()` joins afresh.
+    fn unjoined_meanwhile(&mut self, expected: MemberState, out: ConsumerOut) -> bool {
+        let Some(g) = &mut self.group else {
+            return true;
+        };
+        if g.state == expected {
+            return false;
+        }
+        g.rejoin_needed = true;
+        self.app_poll(out);
+        true
+    }
+
     pub(super) fn handle_join(&mut self, resp: JoinGroupResponse, out: ConsumerOut) {
         if !self.take_pending(resp.correlation_id, out) {
+            return;
+        }
+        if self.unjoined_meanwhile(MemberState::PreparingRebalance, out) {
             return;
         }
         let now = out.now_ms();
@@ -420,6 +448,9 @@ impl Consumer {
 
     pub(super) fn handle_sync(&mut self, resp: SyncGroupResponse, out: ConsumerOut) {
         if !self.take_pending(resp.correlation_id, out) {
+            return;
+        }
+        if self.unjoined_meanwhile(MemberState::CompletingRebalance, out) {
             return;
         }
         let Some(g) = &mut self.group else { return };
@@ -883,10 +914,12 @@ impl Consumer {
         }
     }
 
+    /// Resume what waited for a coordinator. Joining happens only inside `poll()` (on the
+    /// application thread, as in Kafka): a consumer blocked in `commitSync()` finds the
+    /// coordinator for its commit but does not rejoin until the application polls again.
     fn after_coordinator_found(&mut self, out: ConsumerOut) {
         self.send_commit(out);
         self.send_requests(out);
-        self.group_poll(out);
         self.app_poll(out);
     }
 
