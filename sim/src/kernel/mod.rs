@@ -7,7 +7,10 @@
 //! no wall clock, no threads, one PRNG.
 
 pub mod command;
+pub mod fifo;
 pub mod hash;
+#[cfg(madsim)]
+pub mod madsim_world;
 pub mod network;
 pub mod node;
 pub mod rng;
@@ -17,6 +20,7 @@ pub mod trace;
 pub mod world;
 
 pub use command::{At, Command};
+pub use fifo::FifoLink;
 pub use hash::StableHasher;
 pub use network::{DropReason, InFlight, LinkConfig, MessageId, Network};
 pub use node::{Actor, CrashKind, Harness, MessageKind, NodeId, Out};
