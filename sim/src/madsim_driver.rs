@@ -6,7 +6,7 @@
 //! only because of how the World orders simultaneous events or draws latencies, it would be a
 //! property of the simulator, not of Kafka. madsim orders ready tasks at random and draws
 //! latencies itself, so the expectations are checked again here over many madsim seeds
-//! (`tests/tests/madsim_crosscheck.rs`). Compiled only with `--cfg madsim` (DESIGN §7).
+//! (`sim/tests/madsim_crosscheck.rs`). Compiled only with `--cfg madsim` (DESIGN §7).
 
 use crate::history::{History, Summary};
 use crate::kernel::madsim_world::{MadsimWorld, NetStats, Observer, madsim_config};
@@ -73,20 +73,11 @@ async fn play(scenario: Arc<Scenario>) -> MadsimRun {
     let mut world = KafkaMadsim::new(scenario.link, ::madsim::rand::random());
     let mut director = Director::build(scenario.clone(), &mut world);
     let end = SimTime::from_micros(scenario.duration_us);
-    while let Some((at, command)) = world.next_command(end) {
-        world.sleep_until(at).await;
-        let joins = match &command {
-            Command::AddNode { name, .. } => Some(name.clone()),
-            _ => None,
-        };
-        world.apply(command);
-        if let Some(name) = joins {
-            director.node_joined(&mut world, &name);
-        }
-    }
-    world.sleep_until(end).await;
+    world
+        .run_until(end, |world, name| director.node_joined(world, name))
+        .await;
     let (trace_hash, steps, net) = (world.trace_hash(), world.steps(), world.net_stats());
-    let (actors, history) = world.finish();
+    let (actors, history) = world.finish().await;
     MadsimRun {
         summary: summarize(&director, &actors, &history),
         trace_hash,

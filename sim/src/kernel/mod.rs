@@ -5,6 +5,9 @@
 //! seeded PRNG, kernel [`Command`]s (faults, cuts, inputs), the [`Timeline`] for rewinding, and
 //! the trace with its stable hash. The determinism contract lives here: no hash-map iteration,
 //! no wall clock, no threads, one PRNG.
+//!
+//! Built with `--cfg madsim`, `madsim_world` runs the same actors as madsim tasks instead,
+//! for the madsim cross-check (README); [`fifo`] is its in-order delivery.
 
 pub mod command;
 pub mod fifo;
