@@ -39,6 +39,7 @@ enum Note {
     Got { n: u64, trip_us: u64 },
     Disconnected(NodeId),
     Crashed,
+    Input,
 }
 
 /// Sends a ping to `peer` every 50 µs from its start until `until_us`.
@@ -86,7 +87,9 @@ impl Actor for Toy {
         }
         self.tick_later(out);
     }
-    fn on_input(&mut self, _input: (), _out: &mut Out<'_, Self>) {}
+    fn on_input(&mut self, _input: (), out: &mut Out<'_, Self>) {
+        out.note(Note::Input);
+    }
     fn on_disconnect(&mut self, peer: NodeId, out: &mut Out<'_, Self>) {
         out.note(Note::Disconnected(peer));
     }
@@ -333,4 +336,26 @@ fn a_cut_drops_what_crosses_it_until_the_heal() {
     // Those numbered just before the cut, while madsim was still sending them, were written
     // off when it dropped them: the ones behind them were not held.
     assert!(stats.written_off > 0, "{stats:?}");
+}
+
+#[test]
+fn an_input_to_a_node_still_binding_its_socket_waits_for_its_start() {
+    let commands = vec![
+        (10, Command::Crash(B, CrashKind::Crash)),
+        (20, Command::Restart(B)),
+        (20, Command::Input(B, ())),
+        (30, Command::Input(B, ())),
+    ];
+    let (log, _) = run(3, 0, commands, 40);
+    let b: Vec<(u64, &Note)> = log.of(B).collect();
+    let after_restart: Vec<&Note> = b
+        .iter()
+        .filter(|(t, _)| *t >= 20 * MS)
+        .map(|(_, n)| *n)
+        .collect();
+    assert_eq!(
+        after_restart,
+        [&Note::Started, &Note::Input, &Note::Input],
+        "{b:?}"
+    );
 }

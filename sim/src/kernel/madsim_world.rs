@@ -104,6 +104,16 @@ struct Host<A: Actor> {
     /// The bound socket of the current incarnation; `None` from a kill until it is bound
     /// again (madsim has no socket for it then, so it drops what is sent to it).
     endpoint: Option<Endpoint>,
+    /// Inputs given while it was starting (running, socket not yet bound): handled right
+    /// after its start, as the World handles them after the start event queued before.
+    early_inputs: Vec<A::Input>,
+}
+
+impl<A: Actor> Host<A> {
+    /// Its process is up: running, and started (socket bound, `on_start` called).
+    fn is_up(&self) -> bool {
+        self.status == NodeStatus::Running && self.endpoint.is_some()
+    }
 }
 
 /// Everything the node tasks share. One lock: madsim runs one task at a time anyway.
@@ -361,6 +371,7 @@ where
             madsim_id: madsim_node.id(),
             addr: SocketAddr::new(ip, PORT),
             endpoint: None,
+            early_inputs: Vec::new(),
         });
         id
     }
@@ -369,8 +380,12 @@ where
     fn started(&mut self, node: NodeId, endpoint: Endpoint) {
         let host = &mut self.nodes[node.0 as usize];
         host.endpoint = Some(endpoint);
+        let early = std::mem::take(&mut host.early_inputs);
         if host.status == NodeStatus::Running {
             self.dispatch(node, EventKind::Start, true, |a, out| a.on_start(out));
+            for input in early {
+                self.input(node, input);
+            }
         }
     }
 
@@ -700,7 +715,8 @@ where
             sleep_until(base, at).await;
             let Some(shared) = me.upgrade() else { return };
             let mut shared = lock(&shared);
-            if shared.nodes[node.0 as usize].status == NodeStatus::Running {
+            // A process still binding its socket had no connection to reset.
+            if shared.nodes[node.0 as usize].is_up() {
                 let kind = EventKind::Disconnect { peer };
                 shared.dispatch(node, kind, true, |a, out| a.on_disconnect(peer, out));
             }
@@ -841,6 +857,7 @@ where
             host.status = status;
         }
         host.timers.clear();
+        host.early_inputs.clear();
         if was_alive {
             Handle::current().kill(host.madsim_id);
             host.endpoint = None;
@@ -883,23 +900,28 @@ where
         self.dispatch(node, note, false, |a, out| a.on_crash(kind, out));
     }
 
-    /// As `World::input`: a running node handles it now, a paused one when it resumes (a
-    /// task on its paused madsim node), any other ignores it.
+    /// As `World::input`: a running node handles it now (or, still starting, right after its
+    /// start), a paused one when it resumes (a task on its paused madsim node), a dead one
+    /// ignores it.
     fn input(&mut self, node: NodeId, input: A::Input) {
         let kind = EventKind::Input(input.clone());
-        match self.nodes.get(node.0 as usize).map(|h| h.status) {
-            Some(NodeStatus::Running) => {
+        let me = self.me.clone();
+        let Some(host) = self.nodes.get_mut(node.0 as usize) else {
+            return;
+        };
+        match host.status {
+            NodeStatus::Running if host.endpoint.is_none() => host.early_inputs.push(input),
+            NodeStatus::Running => {
                 self.dispatch(node, kind, true, |a, out| a.on_input(input, out));
             }
-            Some(NodeStatus::Paused) => {
-                let me = self.me.clone();
-                spawn_on(&self.nodes[node.0 as usize], async move {
+            NodeStatus::Paused => {
+                spawn_on(host, async move {
                     if let Some(shared) = me.upgrade() {
                         lock(&shared).input(node, input);
                     }
                 });
             }
-            _ => {
+            NodeStatus::Crashed | NodeStatus::Removed => {
                 let event = self.event(Some(node), kind);
                 self.record(event);
             }
