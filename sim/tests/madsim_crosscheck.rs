@@ -21,8 +21,8 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
-/// Seeds per scenario when `KAFKALAB_MADSIM_SEEDS` is not set: the whole check stays near a
-/// minute on two cores (the two 45 s rebalance scenarios take about 1.5 s a seed).
+/// Seeds per scenario when `KAFKALAB_MADSIM_SEEDS` is not set: the whole check takes about
+/// 75 s on two free cores (the two rebalance scenarios, the slowest, about 1.5 s a seed).
 const DEFAULT_SEEDS: u64 = 16;
 
 /// Every-seed expectations that hold on our World only because of the order in which it
