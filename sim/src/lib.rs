@@ -18,6 +18,8 @@ pub mod group;
 pub mod history;
 pub mod kernel;
 pub mod log;
+#[cfg(madsim)]
+pub mod madsim_driver;
 pub mod metadata;
 pub mod node;
 pub mod protocol;

@@ -5,9 +5,15 @@
 //! seeded PRNG, kernel [`Command`]s (faults, cuts, inputs), the [`Timeline`] for rewinding, and
 //! the trace with its stable hash. The determinism contract lives here: no hash-map iteration,
 //! no wall clock, no threads, one PRNG.
+//!
+//! Built with `--cfg madsim`, `madsim_world` runs the same actors as madsim tasks instead,
+//! for the madsim cross-check (README); [`fifo`] is its in-order delivery.
 
 pub mod command;
+pub mod fifo;
 pub mod hash;
+#[cfg(madsim)]
+pub mod madsim_world;
 pub mod network;
 pub mod node;
 pub mod rng;
@@ -17,6 +23,7 @@ pub mod trace;
 pub mod world;
 
 pub use command::{At, Command};
+pub use fifo::FifoLink;
 pub use hash::StableHasher;
 pub use network::{DropReason, InFlight, LinkConfig, MessageId, Network};
 pub use node::{Actor, CrashKind, Harness, MessageKind, NodeId, Out};

@@ -32,6 +32,22 @@ pub enum NodeStatus {
     Removed,
 }
 
+impl NodeStatus {
+    /// The process exists: running, or frozen by a pause (which is not death: its connections
+    /// stay up and it hears resets when it resumes).
+    pub fn is_alive(self) -> bool {
+        matches!(self, NodeStatus::Running | NodeStatus::Paused)
+    }
+
+    /// Whether a message reaching this node, which is not running, gets its sender's
+    /// connection refused: like a TCP SYN to a closed port, a dead process on a live machine
+    /// (a crash, or a client removed from the run) refuses; a machine without power answers
+    /// nothing.
+    pub fn refuses_connections(self, crash_kind: Option<CrashKind>) -> bool {
+        self == NodeStatus::Removed || crash_kind == Some(CrashKind::Crash)
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Slot<A: Actor> {
     name: Arc<str>,
@@ -574,9 +590,7 @@ impl<A: Actor> World<A> {
     /// latency later. A machine without power answers nothing.
     fn refuse_connection(&mut self, dead: NodeId, sender: NodeId) {
         let slot = &self.nodes[dead.0 as usize];
-        let refuses =
-            slot.status == NodeStatus::Removed || slot.crash_kind == Some(CrashKind::Crash);
-        if refuses {
+        if slot.status.refuses_connections(slot.crash_kind) {
             self.reset_connection(dead, sender);
         }
     }
@@ -584,11 +598,8 @@ impl<A: Actor> World<A> {
     /// Schedules `node` to learn that its connections to `peer` were reset, unless the link
     /// `peer → node` is cut (the reset never arrives) or `node` is not running.
     fn reset_connection(&mut self, peer: NodeId, node: NodeId) {
-        let running = matches!(
-            self.nodes[node.0 as usize].status,
-            NodeStatus::Running | NodeStatus::Paused
-        );
-        if node == peer || !running || self.network.is_cut(peer, node) {
+        let alive = self.nodes[node.0 as usize].status.is_alive();
+        if node == peer || !alive || self.network.is_cut(peer, node) {
             return;
         }
         let at = self
@@ -624,7 +635,7 @@ impl<A: Actor> World<A> {
         let Some(slot) = self.nodes.get_mut(node.0 as usize) else {
             return false;
         };
-        let was_alive = matches!(slot.status, NodeStatus::Running | NodeStatus::Paused);
+        let was_alive = slot.status.is_alive();
         if slot.status != NodeStatus::Removed {
             slot.status = status;
         }
