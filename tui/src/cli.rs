@@ -46,6 +46,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open a scenario in the lab, the terminal UI (`kafkalab` alone opens its home screen).
+    Tui(TuiArgs),
     /// Run a scenario headless, print its summary and check its every-seed expectations
     /// (exit 3 if one fails).
     Run(RunArgs),
@@ -67,6 +69,18 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct TuiArgs {
+    /// A built-in scenario name (see `kafkalab scenarios list`) or a path to a TOML file.
+    pub scenario: String,
+    /// The run's seed [default: the scenario's own seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Do not capture the mouse (keep the terminal's own selection and scrolling).
+    #[arg(long)]
+    pub no_mouse: bool,
 }
 
 #[derive(Debug, Args)]
@@ -312,6 +326,9 @@ pub struct Console {
     /// Whether the process's stderr is a terminal: only then does `sweep` draw a progress
     /// bar (which goes to the real stderr, not the `stderr` writer).
     pub stderr_is_terminal: bool,
+    /// Whether stdin and stdout are a terminal: only then does the lab open (it draws on the
+    /// real stdout and reads keys from the real stdin).
+    pub interactive: bool,
 }
 
 /// Runs the CLI with `args` (including the program name), writing to the given streams, as
@@ -349,7 +366,11 @@ pub fn main_with(
         }
     };
     let result = match cli.command {
+        None if console.interactive => {
+            open_lab(crate::lab::app::App::home(crate::lab::no_color()), true)
+        }
         None => overview(stdout),
+        Some(Command::Tui(args)) => tui(&args, console),
         Some(Command::Run(args)) => crate::run::run(&args, stdout, stderr),
         Some(Command::Sweep(args)) => crate::sweep::sweep(&args, stdout, stderr, console),
         Some(Command::Scenarios(cmd)) => crate::scenarios::scenarios_cmd(&cmd, stdout),
@@ -383,7 +404,31 @@ pub(crate) fn io_error(e: std::io::Error) -> (u8, String) {
     (exit::ERROR, e.to_string())
 }
 
-/// `kafkalab` without arguments: what it can do, until the lab exists.
+/// `kafkalab tui`: the lab on one scenario, if there is a terminal to draw on.
+fn tui(args: &TuiArgs, console: Console) -> CmdResult {
+    let scenario = crate::scenarios::load_with_config(&args.scenario, &[], &[])?;
+    if !console.interactive {
+        return Err((
+            exit::USAGE,
+            format!(
+                "the lab needs a terminal (stdin and stdout); for a headless run try: \
+                 kafkalab run {}",
+                args.scenario
+            ),
+        ));
+    }
+    let seed = args.seed.unwrap_or(scenario.default_seed);
+    let app =
+        crate::lab::app::App::open(std::sync::Arc::new(scenario), seed, crate::lab::no_color());
+    open_lab(app, !args.no_mouse)
+}
+
+fn open_lab(app: crate::lab::app::App, mouse: bool) -> CmdResult {
+    crate::lab::run(app, mouse).map_err(|e| (exit::ERROR, format!("the terminal: {e}")))?;
+    Ok(exit::OK)
+}
+
+/// `kafkalab` without arguments and without a terminal: what it can do, and how to start.
 fn overview(out: &mut dyn Write) -> CmdResult {
     let mut text =
         String::from("Kafka Lab — a deterministic simulator for learning how Kafka behaves.\n\n");
@@ -393,6 +438,10 @@ fn overview(out: &mut dyn Write) -> CmdResult {
     for (name, description) in list {
         text.push_str(&format!("  {name:<width$} {description}\n"));
     }
+    text.push_str(
+        "\nThe lab (a terminal UI) opens when you run `kafkalab` in a terminal, or on one \
+         scenario with `kafkalab tui leader-failure`.\n",
+    );
     text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
     text.push_str("  kafkalab sweep leader-failure --seeds 0..200\n");
     text.push_str("  kafkalab describe topics quickstart\n");

@@ -11,6 +11,7 @@ pub mod describe;
 pub mod describe_groups;
 pub mod exit;
 pub mod explain;
+pub mod lab;
 pub mod placement;
 pub mod report;
 pub mod run;
