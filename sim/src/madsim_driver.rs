@@ -64,13 +64,15 @@ impl Stage for KafkaMadsim {
 pub fn run(scenario: Arc<Scenario>, seed: u64) -> MadsimRun {
     let runtime =
         ::madsim::runtime::Runtime::with_seed_and_config(seed, madsim_config(&scenario.link));
-    runtime.block_on(play(scenario))
+    runtime.block_on(play(scenario, seed))
 }
 
 /// The supervisor: builds the run, applies the timeline's commands at their times, and
 /// summarizes the run at the scenario's end. Runs inside a madsim runtime.
-async fn play(scenario: Arc<Scenario>) -> MadsimRun {
-    let mut world = KafkaMadsim::new(scenario.link, ::madsim::rand::random());
+/// The world's own PRNGs (set-up draws, each node's) are seeded from `seed` too, explicitly:
+/// madsim's scheduler is the only randomness that comes from madsim.
+async fn play(scenario: Arc<Scenario>, seed: u64) -> MadsimRun {
+    let mut world = KafkaMadsim::new(scenario.link, seed);
     let mut director = Director::build(scenario.clone(), &mut world);
     let end = SimTime::from_micros(scenario.duration_us);
     world

@@ -139,12 +139,24 @@ struct Shared<A: Actor, O> {
     hasher: StableHasher,
     observer: O,
     stats: NetStats,
+    /// The run's seed, from which each node's PRNG is derived ([`node_seed`]): node
+    /// randomness follows the run's seed, never madsim's global generator.
+    node_seed: u64,
     /// The longest trip madsim's configuration allows, in µs.
     trip_bound_us: u64,
 }
 
 type SharedRef<A, O> = Arc<Mutex<Shared<A, O>>>;
 type WeakRef<A, O> = Weak<Mutex<Shared<A, O>>>;
+
+/// Node `id`'s PRNG seed: the run's seed mixed with the node's index (a SplitMix64 step), so
+/// every node draws its own stream and a node added later does not shift the others'.
+fn node_seed(run_seed: u64, id: NodeId) -> u64 {
+    let mut z = run_seed.wrapping_add((u64::from(id.0) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
 
 fn lock<A: Actor, O>(shared: &SharedRef<A, O>) -> MutexGuard<'_, Shared<A, O>> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
@@ -185,6 +197,7 @@ where
             hasher: StableHasher::new(),
             observer: O::default(),
             stats: NetStats::default(),
+            node_seed: setup_seed,
             trip_bound_us: trip_bound_us(&default_link),
         };
         MadsimWorld {
@@ -357,13 +370,14 @@ where
             .ip(ip)
             .init(init)
             .build();
+        let rng = SimRng::new(node_seed(shared.node_seed, id));
         shared.nodes.push(Host {
             name: Arc::from(name),
             actor,
             status: NodeStatus::Running,
             crash_kind: None,
             timers: BTreeMap::new(),
-            rng: SimRng::new(::madsim::rand::random()),
+            rng,
             madsim_id: madsim_node.id(),
             addr: SocketAddr::new(ip, PORT),
             endpoint: None,
