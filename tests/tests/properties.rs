@@ -155,8 +155,15 @@ fn at_most_once_consumers_never_process_a_record_twice() {
     });
 }
 
-/// The shrunk counterexample replays from its written file to the same run.
-fn assert_replays(found: &property::Counterexample) {
+/// The shrunk counterexample keeps between one and a handful of faults, and replays from
+/// its written file to the same run.
+fn assert_shrunk_and_replays(found: &property::Counterexample) {
+    assert!(
+        (1..=HANDFUL).contains(&found.case.faults.len()),
+        "shrunk to {} faults: {:?}",
+        found.case.faults.len(),
+        found.case.faults
+    );
     let path = found
         .replay
         .split_whitespace()
@@ -189,13 +196,7 @@ fn acks_1_loses_acknowledged_writes_and_the_search_finds_it() {
         zero("lost_write", o.summary.lost_write)
     });
     assert!(found.outcome.summary.lost_write > 0, "{found:?}");
-    assert!(
-        (1..=HANDFUL).contains(&found.case.faults.len()),
-        "shrunk to {} faults: {:?}",
-        found.case.faults.len(),
-        found.case.faults
-    );
-    assert_replays(&found);
+    assert_shrunk_and_replays(&found);
 }
 
 #[test]
@@ -207,13 +208,7 @@ fn retries_without_idempotence_duplicate_and_the_search_finds_it() {
         zero("duplicate_in_log", o.summary.duplicate_in_log)
     });
     assert!(found.outcome.summary.duplicate_in_log > 0, "{found:?}");
-    assert!(
-        (1..=HANDFUL).contains(&found.case.faults.len()),
-        "shrunk to {} faults: {:?}",
-        found.case.faults.len(),
-        found.case.faults
-    );
-    assert_replays(&found);
+    assert_shrunk_and_replays(&found);
 }
 
 /// The harness itself: a case with a message drop resolves it while running, and the file

@@ -22,7 +22,7 @@ pub enum Msg {
 /// The built-in scenarios, as the home screen lists them.
 #[derive(Clone, Debug)]
 pub struct Home {
-    pub entries: Vec<(&'static str, String)>,
+    pub entries: Vec<(String, String)>,
     pub selected: usize,
     /// An error to show (a scenario that failed to load).
     pub error: Option<String>,
@@ -30,19 +30,8 @@ pub struct Home {
 
 impl Home {
     pub fn new() -> Self {
-        let entries = scenario::builtin()
-            .iter()
-            .map(|(name, _)| {
-                let description = match scenario::load_builtin(name) {
-                    Some(Ok(s)) => s.description,
-                    Some(Err(e)) => format!("(invalid: {e})"),
-                    None => String::new(),
-                };
-                (*name, description)
-            })
-            .collect();
         Home {
-            entries,
+            entries: crate::scenarios::scenario_list(),
             selected: 0,
             error: None,
         }
@@ -112,10 +101,9 @@ impl RunView {
         Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0)
     }
 
-    /// The next notable event (an election, a fault, a rebalance, ...) after the current
-    /// step: the story the checker tells, which is what a learner wants to see happen.
-    fn next_notable(&self) -> Option<u64> {
-        let now = self.session.step();
+    /// The steps just after each notable event (an election, a fault, a rebalance, ...) so
+    /// far: the story the checker tells, which is what a learner wants to see happen.
+    fn notable_steps(&self) -> impl DoubleEndedIterator<Item = u64> + '_ {
         self.session
             .sim()
             .history()
@@ -123,24 +111,19 @@ impl RunView {
             .events
             .iter()
             .map(|e| e.step + 1)
-            .find(|s| *s > now)
+    }
+
+    fn next_notable(&self) -> Option<u64> {
+        let now = self.session.step();
+        self.notable_steps().find(|s| *s > now)
     }
 
     fn previous_notable(&self) -> Option<u64> {
         let now = self.session.step();
-        self.session
-            .sim()
-            .history()
-            .story
-            .events
-            .iter()
-            .map(|e| e.step + 1)
-            .rev()
-            .find(|s| *s < now)
+        self.notable_steps().rev().find(|s| *s < now)
     }
 
     fn update(&mut self, key: KeyEvent) {
-        let steps = &mut self.session;
         match key.code {
             KeyCode::Char(' ') => self.playing = !self.playing,
             KeyCode::Char('+') | KeyCode::Char('=') => {
@@ -149,20 +132,20 @@ impl RunView {
             KeyCode::Char('-') => self.speed = self.speed.saturating_sub(1),
             KeyCode::Char('n') | KeyCode::Right => {
                 self.playing = false;
-                steps.forward();
+                self.session.forward();
             }
             KeyCode::Char('N') | KeyCode::Left => {
                 self.playing = false;
-                steps.back();
+                self.session.back();
             }
             KeyCode::Char('g') | KeyCode::Home => {
                 self.playing = false;
-                steps.goto(0);
+                self.session.goto(0);
             }
             KeyCode::Char('G') | KeyCode::End => {
                 self.playing = false;
                 // Kafka runs never end by themselves: "the end" is the scenario's duration.
-                while steps.forward() {}
+                while self.session.forward() {}
             }
             KeyCode::Char(']') => {
                 self.playing = false;
@@ -287,7 +270,7 @@ impl App {
                 }
                 KeyCode::Char('k') | KeyCode::Up => home.selected = home.selected.saturating_sub(1),
                 KeyCode::Enter => {
-                    let name = home.entries.get(home.selected).map(|(n, _)| *n);
+                    let name = home.entries.get(home.selected).map(|(n, _)| n.as_str());
                     match name.map(scenario::load_builtin) {
                         Some(Some(Ok(s))) => {
                             let seed = s.default_seed;

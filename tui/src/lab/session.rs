@@ -205,7 +205,6 @@ impl Session {
         probe.schedule(At::Step(step), action.clone())?;
         self.commands.retain(|c| c.step <= step);
         self.snapshots.split_off(&(step + 1));
-        self.scheduled = self.scheduled.min(self.commands.len());
         self.commands.push(UserCommand { step, action });
         self.current = probe;
         self.scheduled = self.commands.len();
