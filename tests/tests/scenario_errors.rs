@@ -363,3 +363,47 @@ fn malformed_expectations_name_the_file_line_key_and_what_is_valid() {
         assert!(e.message.contains(needle), "{body}: {e}");
     }
 }
+
+#[test]
+fn step_entries_load_and_malformed_ones_name_the_key() {
+    use kafkalab_sim::kernel::At;
+    let text = format!(
+        "{GOOD}[[timeline]]\nstep = 40\naction = \"crash\"\nnode = \"broker-1\"\n\
+         [[timeline]]\nat = \"2s\"\naction = \"restart\"\nnode = \"broker-1\"\n"
+    );
+    let s = parse_scenario(&text, "good.toml").expect("valid");
+    // Timed entries first, step entries after them (their times are not known yet).
+    let ats: Vec<At> = s.timeline.iter().map(|t| t.at).collect();
+    assert_eq!(
+        ats,
+        [
+            At::Time(kafkalab_sim::kernel::SimTime::from_micros(2_000_000)),
+            At::Step(40)
+        ]
+    );
+
+    let both = format!(
+        "{GOOD}[[timeline]]\nat = \"1s\"\nstep = 3\naction = \"crash\"\nnode = \"broker-1\"\n"
+    );
+    let e = error(&both);
+    assert_eq!((e.key.as_deref(), e.line), (Some("step"), 12));
+    assert!(e.message.contains("not both"), "{e}");
+
+    let negative =
+        format!("{GOOD}[[timeline]]\nstep = -1\naction = \"crash\"\nnode = \"broker-1\"\n");
+    let e = error(&negative);
+    assert_eq!((e.key.as_deref(), e.line), (Some("step"), 11));
+    assert!(e.message.contains("integer >= 0"), "{e}");
+
+    let neither = format!("{GOOD}[[timeline]]\naction = \"crash\"\nnode = \"broker-1\"\n");
+    let e = error(&neither);
+    assert!(
+        e.message.contains("`at`") && e.message.contains("`step`"),
+        "{e}"
+    );
+
+    let unknown =
+        format!("{GOOD}[[timeline]]\nstep = 5\naction = \"crash\"\nnode = \"broker-9\"\n");
+    let e = error(&unknown);
+    assert!(e.message.contains("unknown node `broker-9`"), "{e}");
+}

@@ -114,6 +114,9 @@ impl LivenessStatus {
 pub struct Liveness {
     bound_us: u64,
     settle_at_us: u64,
+    /// The last step-stamped action (a saved lab session's): the faults heal no earlier than
+    /// the step after it, whatever its time turns out to be.
+    settle_after_step: Option<u64>,
     status: LivenessStatus,
     next_poll_us: u64,
     /// Each user partition's high watermark when the faults healed.
@@ -128,16 +131,26 @@ impl Liveness {
     /// A check for `sim` with convergence due `bound_us` after the faults heal.
     pub fn new(sim: &Simulation, bound_us: u64) -> Self {
         let scenario = sim.scenario();
-        let timeline = scenario.timeline.iter().map(|t| t.at_us);
-        let starts = scenario.consumers.iter().map(|c| c.start_us);
-        let commands = sim.commands().iter().filter_map(|c| match c.at {
+        let ats = || {
+            let timeline = scenario.timeline.iter().map(|t| t.at);
+            timeline.chain(sim.commands().iter().map(|c| c.at))
+        };
+        let times = ats().filter_map(|at| match at {
             At::Time(t) => Some(t.as_micros()),
             At::Step(_) => None,
         });
-        let settle_at_us = timeline.chain(starts).chain(commands).max().unwrap_or(0);
+        let starts = scenario.consumers.iter().map(|c| c.start_us);
+        let settle_at_us = times.chain(starts).max().unwrap_or(0);
+        let settle_after_step = ats()
+            .filter_map(|at| match at {
+                At::Step(n) => Some(n),
+                At::Time(_) => None,
+            })
+            .max();
         Liveness {
             bound_us,
             settle_at_us,
+            settle_after_step,
             status: LivenessStatus::Waiting { settle_at_us },
             next_poll_us: 0,
             backlog: BTreeMap::new(),
@@ -158,7 +171,14 @@ impl Liveness {
     pub fn after_step(&mut self, sim: &Simulation) {
         let now = sim.world().now().as_micros();
         match self.status {
-            LivenessStatus::Waiting { settle_at_us } if now > settle_at_us => self.begin(sim, now),
+            LivenessStatus::Waiting { settle_at_us }
+                if now > settle_at_us
+                    && self
+                        .settle_after_step
+                        .is_none_or(|step| sim.world().steps() > step) =>
+            {
+                self.begin(sim, now)
+            }
             LivenessStatus::Converging { since_us } if now >= self.next_poll_us => {
                 self.next_poll_us = now + POLL_US;
                 match self.converged(sim) {

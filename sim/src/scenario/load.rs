@@ -13,7 +13,7 @@ use crate::clients::{
     AppConfig, ConsumerConfig, Keys, ProducerConfig, Semantics, Subscription, Workload,
 };
 use crate::controller::ControllerConfig;
-use crate::kernel::{LinkConfig, Probability, format_duration, parse_duration};
+use crate::kernel::{At, LinkConfig, Probability, SimTime, format_duration, parse_duration};
 use crate::log::{ConfigError, LogConfig};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -76,10 +76,12 @@ pub struct ConsumerDef {
     pub start_us: u64,
 }
 
-/// An action at a simulated time.
+/// An action of the timeline and when it applies: at a simulated time (`at = "10s"`), or as
+/// a step of the run (`step = 41234`, what a saved lab session writes: a learner acts between
+/// two steps, and a time would order the action after the other events of that instant).
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimedAction {
-    pub at_us: u64,
+    pub at: At,
     pub action: Action,
 }
 
@@ -90,6 +92,9 @@ pub struct Scenario {
     pub description: String,
     /// Where it came from (`scenarios/quickstart.toml` or a path), for messages.
     pub source: String,
+    /// The file's text, comments and all: a saved lab session is this text plus the
+    /// learner's commands.
+    pub text: Arc<str>,
     pub default_seed: u64,
     pub duration_us: u64,
     pub brokers: u32,
@@ -432,6 +437,7 @@ pub fn parse_scenario(text: &str, file: &str) -> Result<Scenario, ScenarioError>
         name: raw.name.unwrap_or(default_name),
         description: raw.description.trim().to_string(),
         source: file.to_string(),
+        text: Arc::from(text),
         default_seed: raw.seed,
         duration_us,
         brokers,
@@ -936,23 +942,7 @@ fn timeline(
     for entry in entries {
         let span = entry.span();
         let mut table = entry.get_ref().clone();
-        let at = match table.remove("at") {
-            Some(toml::Value::String(s)) => duration(loc, loc.key_in(&span, "at"), "at", &s)?,
-            Some(_) => {
-                return Err(loc.error(
-                    loc.key_in(&span, "at"),
-                    Some("at"),
-                    "write the time as a string, e.g. at = \"10s\"",
-                ));
-            }
-            None => {
-                return Err(loc.error(
-                    span.start,
-                    Some("at"),
-                    "every [[timeline]] entry needs `at`, e.g. at = \"10s\"",
-                ));
-            }
-        };
+        let at = when(loc, &span, &mut table)?;
         if !table.contains_key("action") {
             return Err(loc.error(
                 span.start,
@@ -966,16 +956,61 @@ fn timeline(
         let action = parse_action(&table).map_err(|e| action_error(loc, &span, &table, &e))?;
         parsed.push((at, span, action));
     }
-    // Stable: entries at the same time keep their order in the file.
-    parsed.sort_by_key(|(at, _, _)| *at);
+    // Stable: entries at the same time keep their order in the file. Step entries come after
+    // every timed one: their times are known only when the run gets there.
+    parsed.sort_by_key(|(at, _, _)| match at {
+        At::Time(t) => (0, t.as_micros()),
+        At::Step(n) => (1, *n),
+    });
     // Partition counts as of each point of the timeline (`add-partitions` grows them).
     let mut current = topics.to_vec();
     let mut out = Vec::new();
-    for (at_us, span, action) in parsed {
+    for (at, span, action) in parsed {
+        // A step entry is checked against every node the scenario has by the end of its
+        // timeline; one naming a node that joins later applies when that node joins.
+        let at_us = match at {
+            At::Time(t) => t.as_micros(),
+            At::Step(_) => u64::MAX,
+        };
         check_action(loc, &span, at_us, &action, &mut current, names)?;
-        out.push(TimedAction { at_us, action });
+        out.push(TimedAction { at, action });
     }
     Ok(out)
+}
+
+/// When a `[[timeline]]` entry applies: exactly one of `at` (a duration string) and `step`
+/// (a step number), removed from `table`.
+fn when(loc: &Locator, span: &Range<usize>, table: &mut toml::Table) -> Result<At, ScenarioError> {
+    match (table.remove("at"), table.remove("step")) {
+        (Some(_), Some(_)) => Err(loc.error(
+            loc.key_in(span, "step"),
+            Some("step"),
+            "give either `at` (a time) or `step` (a step number), not both",
+        )),
+        (Some(toml::Value::String(s)), None) => Ok(At::Time(SimTime::from_micros(duration(
+            loc,
+            loc.key_in(span, "at"),
+            "at",
+            &s,
+        )?))),
+        (Some(_), None) => Err(loc.error(
+            loc.key_in(span, "at"),
+            Some("at"),
+            "write the time as a string, e.g. at = \"10s\"",
+        )),
+        (None, Some(toml::Value::Integer(n))) if n >= 0 => Ok(At::Step(n as u64)),
+        (None, Some(_)) => Err(loc.error(
+            loc.key_in(span, "step"),
+            Some("step"),
+            "`step` is a step number of the run, an integer >= 0, e.g. step = 41234",
+        )),
+        (None, None) => Err(loc.error(
+            span.start,
+            Some("at"),
+            "every [[timeline]] entry needs `at` (a time, e.g. at = \"10s\") or `step` \
+             (a step number, as a saved lab session writes)",
+        )),
+    }
 }
 
 fn parse_action(table: &toml::Table) -> Result<Action, toml::de::Error> {

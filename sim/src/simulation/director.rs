@@ -92,9 +92,8 @@ impl Director {
             director.add_consumer_at(stage, c, SimTime::from_micros(c.start_us));
         }
         for timed in &scenario.timeline {
-            let at = At::Time(SimTime::from_micros(timed.at_us));
             // The loader checked every timeline action against the nodes there at its time.
-            if let Err(e) = director.resolve(stage, at, &timed.action) {
+            if let Err(e) = director.resolve(stage, timed.at, &timed.action) {
                 debug_assert!(false, "validated timeline action failed: {e}");
             }
         }

@@ -10,6 +10,7 @@
 //! pure function of the scenario, the seed and the learner's commands.
 
 pub mod app;
+pub mod save;
 pub mod session;
 pub mod view;
 
