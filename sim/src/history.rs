@@ -7,7 +7,7 @@
 //! record that is in the log never returned to a consumer (`unseen`)? These are the first
 //! entries of the Jepsen Kafka anomaly taxonomy; the checker issue adds the rest.
 
-use crate::kernel::{NodeId, TraceEvent};
+use crate::kernel::{CommandNote, DropReason, EventKind, MessageId, NetNote, NodeId, TraceEvent};
 use crate::log::UnifiedLog;
 use crate::node::{KafkaNode, Note};
 use crate::protocol::{Errors, TopicPartition};
@@ -39,6 +39,23 @@ pub struct SendRecord {
     pub key: Option<Arc<str>>,
     pub outcome: Outcome,
     pub step: u64,
+}
+
+/// How many dropped messages [`History::recent_drops`] keeps.
+pub const RECENT_DROPS: usize = 8;
+
+/// A message the network dropped: lost on its link, sent over or arriving on a cut link, sent
+/// to a node that was down, or dropped by a command.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DroppedMessage {
+    pub step: u64,
+    pub time_us: u64,
+    pub id: MessageId,
+    /// Sender and receiver, when the trace names them (a `drop-message` command does not).
+    pub from: Option<NodeId>,
+    pub to: Option<NodeId>,
+    pub api: Option<&'static str>,
+    pub reason: DropReason,
 }
 
 /// Client observations, folded from the trace.
@@ -73,6 +90,9 @@ pub struct History {
     /// Records acknowledged into a partition while it waited for a new owner: records no
     /// member could process during that pause.
     pub rebalance_pause_records: u64,
+    /// The last few messages the network dropped, oldest first (the lab's network pane).
+    #[serde(skip)]
+    pub recent_drops: std::collections::VecDeque<DroppedMessage>,
     /// Every send, acknowledgment, poll and assignment change, for the delivery checker.
     #[serde(skip)]
     pub observations: crate::checker::Observations,
@@ -93,8 +113,57 @@ impl History {
     pub fn absorb(&mut self, event: &TraceEvent<KafkaNode>) {
         self.observations.absorb(event);
         self.story.absorb(event);
+        self.absorb_drops(event);
         for note in &event.notes {
             self.absorb_note(note, event);
+        }
+    }
+
+    /// Keeps the last [`RECENT_DROPS`] messages the network dropped.
+    fn absorb_drops(&mut self, event: &TraceEvent<KafkaNode>) {
+        let mut keep = |id, from, to, api, reason| {
+            if self.recent_drops.len() == RECENT_DROPS {
+                self.recent_drops.pop_front();
+            }
+            self.recent_drops.push_back(DroppedMessage {
+                step: event.step,
+                time_us: event.time_us,
+                id,
+                from,
+                to,
+                api,
+                reason,
+            });
+        };
+        match &event.kind {
+            EventKind::Dropped {
+                id,
+                from,
+                api,
+                reason,
+            } => keep(*id, Some(*from), event.node, Some(*api), *reason),
+            EventKind::Command(CommandNote::DropMessage {
+                id,
+                found: Some(route),
+            }) => keep(
+                *id,
+                Some(route.from),
+                Some(route.to),
+                Some(route.api),
+                DropReason::Command,
+            ),
+            _ => {}
+        }
+        for net in &event.net {
+            if let NetNote::Dropped {
+                id,
+                to,
+                api,
+                reason,
+            } = net
+            {
+                keep(*id, event.node, Some(*to), Some(*api), *reason);
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! with insta snapshots (`tests/snapshots/`); and random key and resize sequences that must
 //! never panic.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use kafkalab::lab::app::{App, Msg, Screen};
 use proptest::prelude::*;
 use ratatui::Terminal;
@@ -121,12 +121,224 @@ fn a_small_terminal_gets_a_message_not_a_broken_layout() {
     assert!(text.contains("Terminal too small: 60x20"), "{text}");
 }
 
+fn click(app: &mut App, column: u16, row: u16) {
+    app.update(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    }));
+}
+
+fn run_view(app: &App) -> &kafkalab::lab::app::RunView {
+    match &app.screen {
+        Screen::Run(run) => run,
+        Screen::Home(_) => panic!("not on a run screen"),
+    }
+}
+
+/// Opens the fault menu, picks `fault` (a menu line's start) and then the choice whose
+/// label contains `choice`, by keys.
+fn break_by_keys(app: &mut App, fault: &str, choice: &str) {
+    press(app, "x");
+    let menu = screen(app);
+    let lines = kafkalab::lab::menu::Fault::ALL;
+    let index = lines
+        .iter()
+        .position(|f| f.label().starts_with(fault))
+        .unwrap_or_else(|| panic!("no `{fault}` in the menu:\n{menu}"));
+    for _ in 0..index {
+        app.update(key(KeyCode::Down));
+    }
+    app.update(key(KeyCode::Enter));
+    let picks = screen(app);
+    let Some(kafkalab::lab::app::Popup::Pick { choices, .. }) = &run_view(app).popup else {
+        panic!("no choices after `{fault}`:\n{picks}");
+    };
+    let index = choices
+        .iter()
+        .position(|c| c.label.contains(choice))
+        .unwrap_or_else(|| panic!("no `{choice}` among the choices:\n{picks}"));
+    for _ in 0..index {
+        app.update(key(KeyCode::Down));
+    }
+    app.update(key(KeyCode::Enter));
+}
+
+#[test]
+fn crashing_the_leader_from_the_fault_menu_elects_another() {
+    let mut app = leader_failure();
+    app.update(Msg::Resize(120, 40));
+    press(&mut app, &"n".repeat(300));
+    press(&mut app, "x");
+    let menu = screen(&app);
+    assert!(menu.contains("> crash a node"), "{menu}");
+    insta::assert_snapshot!("fault_menu", menu);
+    app.update(key(KeyCode::Enter));
+    let picks = screen(&app);
+    assert!(picks.contains("broker-1 (leader of orders-0"), "{picks}");
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::Esc));
+    assert!(run_view(&app).popup.is_none());
+
+    break_by_keys(&mut app, "crash", "broker-1");
+    let crashed = screen(&app);
+    assert!(crashed.contains("broker-1     CRASHED"), "{crashed}");
+    assert!(crashed.contains("DIVERGED"), "{crashed}");
+    assert!(crashed.contains("crash broker-1 at step 300"), "{crashed}");
+    insta::assert_snapshot!("after_crash_from_the_menu", crashed);
+    // The controller fences broker-1 after broker.session.timeout.ms and elects a leader
+    // for orders-0 from the ISR.
+    assert!(press_until(&mut app, "]", 60, |s| s
+        .contains("orders-0  leader 2  epoch 1")
+        || s.contains("orders-0  leader 3  epoch 1")));
+    // Going back before the crash and forward again keeps the learner's branch.
+    press(&mut app, "g");
+    assert!(screen(&app).contains("broker-1     up"));
+    assert!(press_until(&mut app, "]", 60, |s| s.contains("broker-1     CRASHED")));
+}
+
+#[test]
+fn a_saved_session_replays_to_the_same_trace_hash() {
+    let dir = std::env::temp_dir().join(format!("kafkalab-save-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let path = dir.join("session.toml");
+    let _ = std::fs::remove_file(&path);
+
+    let mut app = leader_failure();
+    press(&mut app, &"n".repeat(2_000));
+    break_by_keys(&mut app, "pause", "broker-2");
+    press(&mut app, &"n".repeat(3_000));
+    break_by_keys(&mut app, "produce", "producer-1");
+    // The count popup: 100 by default; type 25 instead.
+    for _ in 0..3 {
+        app.update(key(KeyCode::Backspace));
+    }
+    press(&mut app, "25");
+    app.update(key(KeyCode::Enter));
+    assert!(screen(&app).contains("producer-1 produces 25 records"));
+    press(&mut app, "G");
+    let hash = format!("{:016x}", run_view(&app).session.sim().world().trace_hash());
+
+    press(&mut app, "s");
+    let prompt = screen(&app);
+    assert!(
+        prompt.contains("leader-failure-seed1-session.toml"),
+        "{prompt}"
+    );
+    for _ in 0..80 {
+        app.update(key(KeyCode::Backspace));
+    }
+    for c in path.display().to_string().chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Enter));
+    let saved = screen(&app);
+    assert!(
+        saved.contains("saved; replay it with: kafkalab run"),
+        "{saved}"
+    );
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kafkalab"))
+        .args(["run", &path.display().to_string(), "--json"])
+        .output()
+        .expect("kafkalab runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(json["trace_hash"].as_str(), Some(hash.as_str()), "{json}");
+
+    // Saving over an existing file is refused.
+    press(&mut app, "s");
+    for _ in 0..80 {
+        app.update(key(KeyCode::Backspace));
+    }
+    for c in path.display().to_string().chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+    app.update(key(KeyCode::Enter));
+    assert!(screen(&app).contains("exists; give another name"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dropping_a_message_marks_it_in_the_network_pane() {
+    let mut app = leader_failure();
+    press(&mut app, &"n".repeat(500));
+    // The first message in flight.
+    press(&mut app, "x");
+    let index = kafkalab::lab::menu::Fault::ALL
+        .iter()
+        .position(|f| *f == kafkalab::lab::menu::Fault::DropMessage)
+        .expect("in the menu");
+    for _ in 0..index {
+        app.update(key(KeyCode::Down));
+    }
+    app.update(key(KeyCode::Enter));
+    let Some(kafkalab::lab::app::Popup::Pick { choices, .. }) = &run_view(&app).popup else {
+        panic!("no messages to drop:\n{}", screen(&app));
+    };
+    let id = match &choices[0].action {
+        kafkalab_sim::scenario::Action::DropMessage { id } => *id,
+        other => panic!("{other:?}"),
+    };
+    app.update(key(KeyCode::Enter));
+    press(&mut app, "n");
+    let text = screen(&app);
+    assert!(
+        text.contains(&format!("#{id}"))
+            && text.contains("DROPPED")
+            && text.contains("dropped by you"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mouse_clicks_focus_panes_select_events_and_jump_on_the_timeline() {
+    let mut app = leader_failure();
+    app.update(Msg::Resize(120, 40));
+    assert!(press_until(&mut app, "]", 50, |s| s.contains("broker-1     CRASHED")));
+    let areas = kafkalab::lab::view::RunAreas::new(ratatui::layout::Rect::new(0, 0, 120, 40));
+    // A click in the cluster pane focuses it.
+    click(&mut app, areas.cluster.x + 2, areas.cluster.y + 2);
+    assert_eq!(run_view(&app).focus, kafkalab::lab::app::Pane::Cluster);
+    // A click on the first event line selects it; enter goes to its step.
+    click(&mut app, areas.events.x + 2, areas.events.y + 1);
+    assert_eq!(run_view(&app).focus, kafkalab::lab::app::Pane::Events);
+    let selected = run_view(&app).selected_event.expect("an event selected");
+    let text = screen(&app);
+    assert!(text.contains(">step"), "{text}");
+    app.update(key(KeyCode::Enter));
+    let run = run_view(&app);
+    let event_step = run.session.sim().history().story.events[selected].step;
+    assert_eq!(run.session.step(), event_step + 1);
+    // A click at the timeline's left end goes to the start.
+    click(&mut app, areas.timeline.x + 1, areas.timeline.y + 1);
+    assert_eq!(run_view(&app).session.step(), 0);
+    // Clicking a fault-menu line picks it.
+    press(&mut app, "x");
+    let popup = run_view(&app).popup.clone().expect("the menu");
+    let menu_area = kafkalab::lab::view::popup_area(areas.screen, &popup, 12);
+    click(&mut app, menu_area.x + 3, menu_area.y + 1);
+    assert!(matches!(
+        run_view(&app).popup,
+        Some(kafkalab::lab::app::Popup::Pick {
+            fault: kafkalab::lab::menu::Fault::Crash,
+            ..
+        })
+    ));
+}
+
 #[derive(Clone, Debug)]
 enum Input {
     Key(char),
     Special(u8),
     Resize(u16, u16),
     Wheel(bool),
+    Click(u16, u16),
     Tick,
 }
 
@@ -139,6 +351,7 @@ fn input() -> impl Strategy<Value = Input> {
         (0u8..8).prop_map(Input::Special),
         (1u16..200, 1u16..60).prop_map(|(w, h)| Input::Resize(w, h)),
         any::<bool>().prop_map(Input::Wheel),
+        (0u16..200, 0u16..60).prop_map(|(c, r)| Input::Click(c, r)),
         Just(Input::Tick),
     ]
 }
@@ -146,11 +359,13 @@ fn input() -> impl Strategy<Value = Input> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Random keys, mouse wheels, ticks and resizes, from the home screen: never a panic.
+    /// Random keys (the fault menu's too; not `s`, which would write files), mouse wheels and
+    /// clicks, ticks and resizes, from the home screen: never a panic.
     #[test]
     fn random_inputs_never_panic(inputs in proptest::collection::vec(input(), 1..60)) {
         let mut app = App::home(false);
         let (mut w, mut h) = (120, 40);
+        app.update(Msg::Resize(w, h));
         for i in inputs {
             let msg = match i {
                 Input::Key(c) => key(KeyCode::Char(c)),
@@ -172,6 +387,12 @@ proptest! {
                     kind: if down { MouseEventKind::ScrollDown } else { MouseEventKind::ScrollUp },
                     column: 3,
                     row: 3,
+                    modifiers: KeyModifiers::NONE,
+                }),
+                Input::Click(column, row) => Msg::Mouse(MouseEvent {
+                    kind: MouseEventKind::Down(MouseButton::Left),
+                    column,
+                    row,
                     modifiers: KeyModifiers::NONE,
                 }),
                 Input::Tick => Msg::Tick,

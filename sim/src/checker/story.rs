@@ -69,9 +69,10 @@ impl Story {
                 CommandNote::Pause => Some("paused".to_string()),
                 CommandNote::Resume => Some("resumed".to_string()),
                 CommandNote::HealAll => Some("every link healed".to_string()),
-                CommandNote::DropMessage { id, found: true } => {
-                    Some(format!("message {} dropped", id.0))
-                }
+                CommandNote::DropMessage {
+                    id,
+                    found: Some(route),
+                } => Some(format!("message {} ({}) dropped", id.0, route.api)),
                 CommandNote::RemoveNode => Some("removed".to_string()),
                 _ => None,
             };

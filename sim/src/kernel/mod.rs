@@ -30,7 +30,7 @@ pub use node::{Actor, CrashKind, Harness, MessageKind, NodeId, Out};
 pub use rng::{Probability, SimRng};
 pub use time::{SimTime, format_duration, parse_duration};
 pub use timeline::{Steppable, Timeline};
-pub use trace::{CommandNote, EventKind, NetNote, TraceEvent};
+pub use trace::{CommandNote, DroppedRoute, EventKind, NetNote, TraceEvent};
 pub use world::{NodeStatus, World};
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ fn cut_links_and_drop_message_commands() {
     let event = w.step().expect("the drop command is the next step");
     assert!(matches!(
         event.kind,
-        EventKind::Command(CommandNote::DropMessage { found: true, .. })
+        EventKind::Command(CommandNote::DropMessage { found: Some(_), .. })
     ));
     assert!(w.in_flight().all(|m| m.id != victim));
 }

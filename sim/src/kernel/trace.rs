@@ -82,12 +82,21 @@ pub enum CommandNote {
     SetDefaultLink(LinkConfig),
     DropMessage {
         id: MessageId,
-        found: bool,
+        /// The message, when it was still in flight: its sender, receiver and API.
+        found: Option<DroppedRoute>,
     },
     AddNode {
         name: String,
     },
     RemoveNode,
+}
+
+/// Where a message dropped by a command was going.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct DroppedRoute {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub api: &'static str,
 }
 
 /// The network's side of a step.

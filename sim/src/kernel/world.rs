@@ -13,7 +13,7 @@ use super::network::{DropReason, InFlight, LinkConfig, MessageId, Network, SendO
 use super::node::{Actor, CrashKind, NodeId, Out, TimerOp};
 use super::rng::SimRng;
 use super::time::SimTime;
-use super::trace::{CommandNote, EventKind, NetNote, TraceEvent};
+use super::trace::{CommandNote, DroppedRoute, EventKind, NetNote, TraceEvent};
 use serde::Serialize;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -578,7 +578,11 @@ impl<A: Actor> World<A> {
                 CommandNote::SetDefaultLink(config)
             }
             Command::DropMessage(id) => {
-                let found = self.network.take(id).is_some();
+                let found = self.network.take(id).map(|m| DroppedRoute {
+                    from: m.from,
+                    to: m.to,
+                    api: super::node::MessageKind::kind(&m.msg),
+                });
                 CommandNote::DropMessage { id, found }
             }
             _ => unreachable!("node commands are handled by apply_command"),

@@ -1,9 +1,15 @@
 //! The lab's model and `update`: what is on screen and how keys change it (Elm-style; the
 //! view in [`super::view`] only reads the model).
 
+use super::menu::{self, Choice, Fault};
 use super::session::Session;
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
-use kafkalab_sim::scenario::{self, Scenario};
+use super::view::{self, RunAreas};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use kafkalab_sim::scenario::{self, Action, Scenario};
+use ratatui::layout::{Position, Rect};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Steps per tick at each playing speed.
@@ -74,6 +80,58 @@ impl Pane {
     }
 }
 
+/// What a line of text typed into a popup is for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InputFor {
+    /// How many records the chosen producer sends (the choice's `produce` action).
+    ProduceCount(Action),
+    /// Where `s` saves the session.
+    SavePath,
+}
+
+/// A popup over the run screen; it takes every key until it closes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Popup {
+    /// `x`: which kind of action.
+    Menu { selected: usize },
+    /// Which node, link, message or client the action applies to.
+    Pick {
+        fault: Fault,
+        choices: Vec<Choice>,
+        selected: usize,
+    },
+    /// A line of text: a count or a path.
+    Input {
+        purpose: InputFor,
+        prompt: String,
+        text: String,
+    },
+}
+
+impl Popup {
+    /// The selectable lines and the selected one, for lists.
+    pub fn list(&self) -> Option<(Vec<String>, usize)> {
+        match self {
+            Popup::Menu { selected } => Some((
+                Fault::ALL.iter().map(|f| f.label().to_string()).collect(),
+                *selected,
+            )),
+            Popup::Pick {
+                choices, selected, ..
+            } => Some((choices.iter().map(|c| c.label.clone()).collect(), *selected)),
+            Popup::Input { .. } => None,
+        }
+    }
+
+    pub fn title(&self) -> String {
+        match self {
+            Popup::Menu { .. } => " Break something (x) ".to_string(),
+            Popup::Pick { fault, .. } => format!(" {} ", fault.prompt()),
+            Popup::Input { prompt, .. } => format!(" {prompt} "),
+        }
+    }
+}
+
 /// A scenario open in the lab.
 #[derive(Debug)]
 pub struct RunView {
@@ -82,8 +140,14 @@ pub struct RunView {
     /// Index into [`SPEEDS`].
     pub speed: usize,
     pub focus: Pane,
-    /// Scroll offset of each pane, by `Pane::ALL` index.
+    /// Scroll offset of each pane, by `Pane::ALL` index (the event log follows its selection).
     pub scroll: [usize; 5],
+    /// The selected entry of the event log (an index into the story); `None` follows the
+    /// newest.
+    pub selected_event: Option<usize>,
+    pub popup: Option<Popup>,
+    /// The outcome of the learner's last action or save, shown in the footer.
+    pub status: Option<String>,
 }
 
 impl RunView {
@@ -94,6 +158,256 @@ impl RunView {
             speed: 2,
             focus: Pane::Partitions,
             scroll: [0; 5],
+            selected_event: None,
+            popup: None,
+            status: None,
+        }
+    }
+
+    /// How many events the story has told so far.
+    fn event_count(&self) -> usize {
+        self.session.sim().history().story.events.len()
+    }
+
+    /// The event log's selection, or the newest event.
+    pub fn event_cursor(&self) -> Option<usize> {
+        let count = self.event_count();
+        match self.selected_event {
+            Some(i) if i < count => Some(i),
+            _ => count.checked_sub(1),
+        }
+    }
+
+    /// Moves the event log's selection by `delta` (negative: older).
+    fn move_event_selection(&mut self, delta: isize) {
+        let Some(cursor) = self.event_cursor() else {
+            return;
+        };
+        let last = self.event_count() - 1;
+        let next = cursor.saturating_add_signed(delta).min(last);
+        self.selected_event = (next != last).then_some(next);
+    }
+
+    /// Goes to the step just after the selected event.
+    fn goto_selected_event(&mut self) {
+        let Some(i) = self.event_cursor() else {
+            return;
+        };
+        let step = self.session.sim().history().story.events[i].step + 1;
+        self.playing = false;
+        self.session.goto(step);
+        self.selected_event = Some(i);
+    }
+
+    /// Applies a learner's action at the current step (branching if the run went further).
+    fn apply(&mut self, action: Action) {
+        self.playing = false;
+        let step = self.session.step();
+        let what = describe_action(&action);
+        self.status = Some(match self.session.apply(action) {
+            Ok(()) => {
+                // Apply it now (it is the next step), so the screen shows it done.
+                self.session.forward();
+                format!("{what} at step {step}: press n or space to see what Kafka does")
+            }
+            Err(e) => format!("refused: {}", e.0),
+        });
+    }
+
+    /// Writes the session to `path` as a scenario file.
+    fn save(&mut self, path: &str) {
+        let path = path.trim();
+        self.status = Some(if path.is_empty() {
+            "not saved: no file name given".to_string()
+        } else if Path::new(path).exists() {
+            format!("not saved: {path} exists; give another name (s)")
+        } else {
+            match super::save::session_toml(&self.session)
+                .and_then(|text| std::fs::write(path, text).map_err(|e| e.to_string()))
+            {
+                Ok(()) => format!("saved; replay it with: kafkalab run {path}"),
+                Err(e) => format!("not saved: {path}: {e}"),
+            }
+        });
+    }
+
+    /// A file name for `s` that does not exist yet in the current directory.
+    fn default_save_path(&self) -> String {
+        let base = format!(
+            "{}-seed{}-session",
+            self.session.scenario().name,
+            self.session.seed()
+        );
+        (1..)
+            .map(|i| match i {
+                1 => PathBuf::from(format!("{base}.toml")),
+                i => PathBuf::from(format!("{base}-{i}.toml")),
+            })
+            .find(|p| !p.exists())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    /// A key while a popup is open.
+    fn popup_key(&mut self, popup: Popup, key: KeyEvent) {
+        let up = matches!(key.code, KeyCode::Char('k') | KeyCode::Up);
+        let down = matches!(key.code, KeyCode::Char('j') | KeyCode::Down);
+        self.popup = match popup {
+            Popup::Menu { selected } => match key.code {
+                KeyCode::Esc | KeyCode::Char('x') => None,
+                KeyCode::Enter => self.choose_fault(Fault::ALL[selected]),
+                _ if up => Some(Popup::Menu {
+                    selected: selected.saturating_sub(1),
+                }),
+                _ if down => Some(Popup::Menu {
+                    selected: (selected + 1).min(Fault::ALL.len() - 1),
+                }),
+                _ => Some(Popup::Menu { selected }),
+            },
+            Popup::Pick {
+                fault,
+                choices,
+                selected,
+            } => match key.code {
+                KeyCode::Esc => Some(Popup::Menu {
+                    selected: Fault::ALL.iter().position(|f| *f == fault).unwrap_or(0),
+                }),
+                KeyCode::Enter => match choices.get(selected).map(|c| c.action.clone()) {
+                    Some(action @ Action::Produce { .. }) => Some(Popup::Input {
+                        purpose: InputFor::ProduceCount(action),
+                        prompt: "how many records?".to_string(),
+                        text: menu::DEFAULT_PRODUCE_COUNT.to_string(),
+                    }),
+                    Some(action) => {
+                        self.apply(action);
+                        None
+                    }
+                    None => None,
+                },
+                _ => {
+                    let selected = if up {
+                        selected.saturating_sub(1)
+                    } else if down {
+                        (selected + 1).min(choices.len().saturating_sub(1))
+                    } else {
+                        selected
+                    };
+                    Some(Popup::Pick {
+                        fault,
+                        choices,
+                        selected,
+                    })
+                }
+            },
+            Popup::Input {
+                purpose,
+                prompt,
+                mut text,
+            } => match key.code {
+                KeyCode::Esc => None,
+                KeyCode::Enter => {
+                    self.finish_input(purpose, &text);
+                    None
+                }
+                code => {
+                    match code {
+                        KeyCode::Backspace => {
+                            text.pop();
+                        }
+                        KeyCode::Char(c) if !c.is_control() => text.push(c),
+                        _ => {}
+                    }
+                    Some(Popup::Input {
+                        purpose,
+                        prompt,
+                        text,
+                    })
+                }
+            },
+        };
+    }
+
+    /// The menu's choice of `fault`: its choices now, or straight to the action when there
+    /// is nothing to choose.
+    fn choose_fault(&mut self, fault: Fault) -> Option<Popup> {
+        let mut choices = menu::choices(fault, &self.session);
+        if choices.is_empty() {
+            self.status = Some(format!("cannot {}: {}", fault.label(), fault.nothing()));
+            return None;
+        }
+        if fault == Fault::HealAll {
+            self.apply(choices.remove(0).action);
+            return None;
+        }
+        Some(Popup::Pick {
+            fault,
+            choices,
+            selected: 0,
+        })
+    }
+
+    fn finish_input(&mut self, purpose: InputFor, text: &str) {
+        match purpose {
+            InputFor::SavePath => self.save(text),
+            InputFor::ProduceCount(Action::Produce { producer, .. }) => {
+                match text.trim().parse::<u64>() {
+                    Ok(count) if count > 0 => self.apply(Action::Produce { producer, count }),
+                    _ => {
+                        self.status = Some(format!(
+                            "not produced: `{text}` is not a record count (a whole number > 0)"
+                        ))
+                    }
+                }
+            }
+            InputFor::ProduceCount(_) => {}
+        }
+    }
+
+    /// A click at `at` on the run screen laid out as `areas`.
+    fn click(&mut self, areas: &RunAreas, at: Position) {
+        if let Some(popup) = self.popup.clone() {
+            let Some((lines, _)) = popup.list() else {
+                return;
+            };
+            let Some(row) = view::popup_row(areas.screen, &popup, lines.len(), at) else {
+                // A click outside the popup closes it, as Esc does.
+                if !view::popup_area(areas.screen, &popup, lines.len()).contains(at) {
+                    self.popup = None;
+                }
+                return;
+            };
+            // Select the line, then act on it as Enter does.
+            let popup = match popup {
+                Popup::Menu { .. } => Popup::Menu { selected: row },
+                Popup::Pick { fault, choices, .. } => Popup::Pick {
+                    fault,
+                    choices,
+                    selected: row,
+                },
+                input => input,
+            };
+            self.popup_key(popup, KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+            return;
+        }
+        if areas.timeline.contains(at) {
+            let width = u64::from(areas.timeline.width.saturating_sub(2).max(1));
+            let column = u64::from(at.x.saturating_sub(areas.timeline.x + 1)).min(width - 1);
+            let end = self.session.horizon().max(self.session.step()).max(1);
+            self.playing = false;
+            self.session.goto(column * end / width);
+            return;
+        }
+        let Some(pane) = areas.pane_at(at) else {
+            return;
+        };
+        self.focus = pane;
+        if pane == Pane::Events {
+            let rect = areas.pane(Pane::Events);
+            let first = view::event_window_start(self, rect);
+            let row = usize::from(at.y.saturating_sub(rect.y + 1));
+            if at.y > rect.y && first + row < self.event_count() {
+                self.selected_event = Some(first + row);
+            }
         }
     }
 
@@ -171,6 +485,13 @@ impl RunView {
                 self.focus =
                     Pane::ALL[(self.focus_index() + Pane::ALL.len() - 1) % Pane::ALL.len()];
             }
+            KeyCode::Char('j') | KeyCode::Down if self.focus == Pane::Events => {
+                self.move_event_selection(1);
+            }
+            KeyCode::Char('k') | KeyCode::Up if self.focus == Pane::Events => {
+                self.move_event_selection(-1);
+            }
+            KeyCode::Enter if self.focus == Pane::Events => self.goto_selected_event(),
             KeyCode::Char('j') | KeyCode::Down => {
                 let i = self.focus_index();
                 self.scroll[i] = self.scroll[i].saturating_add(1);
@@ -178,6 +499,18 @@ impl RunView {
             KeyCode::Char('k') | KeyCode::Up => {
                 let i = self.focus_index();
                 self.scroll[i] = self.scroll[i].saturating_sub(1);
+            }
+            KeyCode::Char('x') => {
+                self.playing = false;
+                self.popup = Some(Popup::Menu { selected: 0 });
+            }
+            KeyCode::Char('s') => {
+                self.playing = false;
+                self.popup = Some(Popup::Input {
+                    purpose: InputFor::SavePath,
+                    prompt: "save the session as (a scenario file)".to_string(),
+                    text: self.default_save_path(),
+                });
             }
             _ => {}
         }
@@ -211,6 +544,8 @@ pub struct App {
     pub quit: bool,
     /// `NO_COLOR` is set: no colours, only text and modifiers.
     pub no_color: bool,
+    /// The terminal's size, from the last resize: where a mouse click lands.
+    pub size: (u16, u16),
 }
 
 impl App {
@@ -221,6 +556,7 @@ impl App {
             help: false,
             quit: false,
             no_color,
+            size: (0, 0),
         }
     }
 
@@ -231,13 +567,15 @@ impl App {
             help: false,
             quit: false,
             no_color,
+            size: (0, 0),
         }
     }
 
     pub fn update(&mut self, msg: Msg) {
         match msg {
             Msg::Key(key) if key.kind != KeyEventKind::Release => self.key(key),
-            Msg::Key(_) | Msg::Resize(..) => {}
+            Msg::Key(_) => {}
+            Msg::Resize(width, height) => self.size = (width, height),
             Msg::Mouse(mouse) => self.mouse(mouse),
             Msg::Tick => {
                 if let Screen::Run(run) = &mut self.screen {
@@ -250,7 +588,23 @@ impl App {
     fn key(&mut self, key: KeyEvent) {
         let ctrl_c =
             key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl_c || (key.code == KeyCode::Char('q') && !self.help) {
+        if ctrl_c {
+            self.quit = true;
+            return;
+        }
+        // An open popup takes every key (a typed path may contain a `q`).
+        if let Screen::Run(run) = &mut self.screen
+            && !self.help
+            && let Some(popup) = run.popup.take()
+        {
+            if key.code == KeyCode::Char('q') && popup.list().is_some() {
+                self.quit = true;
+                return;
+            }
+            run.popup_key(popup, key);
+            return;
+        }
+        if key.code == KeyCode::Char('q') && !self.help {
             self.quit = true;
             return;
         }
@@ -310,11 +664,47 @@ impl App {
             }
             return;
         };
+        let screen = Rect::new(0, 0, self.size.0, self.size.1);
+        let at = Position::new(mouse.column, mouse.row);
         let i = run.focus_index();
         match mouse.kind {
+            MouseEventKind::ScrollDown if run.focus == Pane::Events => run.move_event_selection(1),
+            MouseEventKind::ScrollUp if run.focus == Pane::Events => run.move_event_selection(-1),
             MouseEventKind::ScrollDown => run.scroll[i] = run.scroll[i].saturating_add(1),
             MouseEventKind::ScrollUp => run.scroll[i] = run.scroll[i].saturating_sub(1),
+            MouseEventKind::Down(MouseButton::Left) if !self.help && view::fits(screen) => {
+                run.click(&RunAreas::new(screen), at);
+            }
             _ => {}
         }
+    }
+}
+
+/// An action as the footer reports it (`crash broker-1`).
+pub fn describe_action(action: &Action) -> String {
+    match action {
+        Action::Crash { node } => format!("crash {node}"),
+        Action::PowerLoss { node } => format!("power-loss {node}"),
+        Action::Restart { node } => format!("restart {node}"),
+        Action::Pause { node } => format!("pause {node}"),
+        Action::Resume { node } => format!("resume {node}"),
+        Action::Cut { from, to, .. } => format!("cut {from} <-> {to}"),
+        Action::Heal { from, to, .. } => format!("heal {from} <-> {to}"),
+        Action::Isolate { node } => format!("isolate {node}"),
+        Action::HealAll {} => "heal every link".to_string(),
+        Action::DropMessage { id } => format!("drop message #{id}"),
+        Action::Produce { producer, count } => format!("{producer} produces {count} records"),
+        Action::Seek {
+            consumer,
+            topic,
+            partition,
+            offset,
+        } => format!("{consumer} seeks {topic}-{partition} to {offset}"),
+        Action::AddProducer(p) => format!("add producer {}", p.name),
+        Action::AddConsumer(c) => format!("add consumer {}", c.name),
+        Action::AddPartitions { topic, partitions } => {
+            format!("grow {topic} to {partitions} partitions")
+        }
+        Action::RemoveClient { node } => format!("remove {node}"),
     }
 }

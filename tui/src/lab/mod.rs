@@ -10,6 +10,7 @@
 //! pure function of the scenario, the seed and the learner's commands.
 
 pub mod app;
+pub mod menu;
 pub mod save;
 pub mod session;
 pub mod view;
@@ -72,6 +73,8 @@ pub fn run(mut app: App, mouse: bool) -> io::Result<()> {
     }
     let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
     terminal.clear()?;
+    let size = terminal.size()?;
+    app.update(Msg::Resize(size.width, size.height));
     while !app.quit {
         terminal.draw(|frame| frame.render_widget(&app, frame.area()))?;
         if event::poll(TICK)? {

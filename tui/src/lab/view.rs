@@ -4,11 +4,11 @@
 //! and colour only repeats it, so the screen reads the same with `NO_COLOR` or no colour
 //! vision.
 
-use super::app::{App, Home, Pane, RunView, SPEEDS, Screen};
+use super::app::{App, Home, Pane, Popup, RunView, SPEEDS, Screen};
 use kafkalab_sim::kernel::NodeStatus;
 use kafkalab_sim::node::KafkaNode;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
@@ -28,11 +28,29 @@ pub const KEYS: &[(&str, &str)] = &[
         "] / [",
         "next / previous notable event (fault, election, rebalance, ...)",
     ),
+    (
+        "x",
+        "break something: crash, pause, cut a link, drop a message, add a consumer, ...",
+    ),
+    (
+        "s",
+        "save the session as a scenario file (kafkalab run replays it)",
+    ),
     ("tab / shift-tab", "next / previous pane"),
-    ("j / k / ↓ / ↑", "scroll the focused pane"),
+    (
+        "j / k / ↓ / ↑",
+        "scroll the focused pane; in Events, select an event",
+    ),
+    (
+        "enter",
+        "Events: go to the selected event; home: open the scenario",
+    ),
+    (
+        "mouse click",
+        "focus a pane, select an event, jump on the timeline",
+    ),
     ("mouse wheel", "scroll the focused pane"),
     ("h", "back to the home screen (when paused)"),
-    ("enter", "open the selected scenario (home screen)"),
     ("esc", "close a popup, stop playing"),
     ("?", "this help"),
     ("q / ctrl-c", "quit"),
@@ -64,12 +82,113 @@ impl Theme {
     }
 }
 
+/// Whether `area` is big enough for the lab's layout.
+pub fn fits(area: Rect) -> bool {
+    area.width >= MIN_WIDTH && area.height >= MIN_HEIGHT
+}
+
+/// Where each part of the run screen goes: the one layout both drawing and mouse clicks use.
+#[derive(Clone, Copy, Debug)]
+pub struct RunAreas {
+    pub screen: Rect,
+    pub header: Rect,
+    pub cluster: Rect,
+    pub groups: Rect,
+    pub partitions: Rect,
+    pub network: Rect,
+    pub events: Rect,
+    pub timeline: Rect,
+    pub footer: Rect,
+}
+
+impl RunAreas {
+    pub fn new(screen: Rect) -> Self {
+        let [header, body, events, timeline, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(10),
+            Constraint::Length(8),
+            Constraint::Length(3),
+            Constraint::Length(1),
+        ])
+        .areas(screen);
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
+                .areas(body);
+        let [cluster, groups] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(left);
+        let [partitions, network] =
+            Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(right);
+        RunAreas {
+            screen,
+            header,
+            cluster,
+            groups,
+            partitions,
+            network,
+            events,
+            timeline,
+            footer,
+        }
+    }
+
+    pub fn pane(&self, pane: Pane) -> Rect {
+        match pane {
+            Pane::Cluster => self.cluster,
+            Pane::Partitions => self.partitions,
+            Pane::Network => self.network,
+            Pane::Groups => self.groups,
+            Pane::Events => self.events,
+        }
+    }
+
+    pub fn pane_at(&self, at: Position) -> Option<Pane> {
+        Pane::ALL.into_iter().find(|p| self.pane(*p).contains(at))
+    }
+}
+
+/// Where a popup with `lines` list lines (or one input line) is drawn.
+pub fn popup_area(screen: Rect, popup: &Popup, lines: usize) -> Rect {
+    let rows = match popup {
+        Popup::Input { .. } => 4,
+        _ => lines as u16 + 4,
+    };
+    let width = 76.min(screen.width);
+    let height = rows.min(screen.height);
+    Rect {
+        x: screen.x + (screen.width - width) / 2,
+        y: screen.y + (screen.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+/// The popup list line under `at`, if any. Lines start below the top border; the list scrolls
+/// so the selected line stays visible.
+pub fn popup_row(screen: Rect, popup: &Popup, lines: usize, at: Position) -> Option<usize> {
+    let area = popup_area(screen, popup, lines);
+    let visible = area.height.saturating_sub(4) as usize;
+    if !area.contains(at) || at.y <= area.y {
+        return None;
+    }
+    let row = usize::from(at.y - area.y - 1);
+    let (_, selected) = popup.list()?;
+    let first = selected.saturating_sub(visible.saturating_sub(1));
+    (row < visible && first + row < lines).then_some(first + row)
+}
+
+/// The first event the event pane shows in `rect`: the window ends at the selection.
+pub fn event_window_start(run: &RunView, rect: Rect) -> usize {
+    let visible = rect.height.saturating_sub(2) as usize;
+    run.event_cursor()
+        .map_or(0, |cursor| (cursor + 1).saturating_sub(visible))
+}
+
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let theme = Theme {
             no_color: self.no_color,
         };
-        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        if !fits(area) {
             let text = format!(
                 "Terminal too small: {}x{}, the lab needs at least {MIN_WIDTH}x{MIN_HEIGHT}.\n\
                  Resize the window, or press q to quit.",
@@ -132,45 +251,81 @@ fn render_home(home: &Home, theme: &Theme, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_run(run: &RunView, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let [header, body, events, timeline, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(10),
-        Constraint::Length(8),
-        Constraint::Length(3),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    render_header(run, theme, header, buf);
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(body);
-    let [cluster, groups] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(left);
-    let [partitions, network] =
-        Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(right);
+    let areas = RunAreas::new(area);
+    render_header(run, theme, areas.header, buf);
+    let panes = [
+        (Pane::Cluster, cluster_lines(run, theme)),
+        (Pane::Groups, group_lines(run)),
+        (Pane::Partitions, partition_lines(run, theme)),
+        (Pane::Network, network_lines(run, theme)),
+    ];
+    for (which, lines) in panes {
+        let index = Pane::ALL.iter().position(|p| *p == which).unwrap_or(0);
+        pane(
+            run,
+            theme,
+            which,
+            lines,
+            run.scroll[index],
+            areas.pane(which),
+            buf,
+        );
+    }
+    let first = event_window_start(run, areas.events);
     pane(
         run,
         theme,
-        Pane::Cluster,
-        cluster_lines(run, theme),
-        cluster,
+        Pane::Events,
+        event_lines(run, theme),
+        first,
+        areas.events,
         buf,
     );
-    pane(run, theme, Pane::Groups, group_lines(run), groups, buf);
-    pane(
-        run,
-        theme,
-        Pane::Partitions,
-        partition_lines(run, theme),
-        partitions,
-        buf,
-    );
-    pane(run, theme, Pane::Network, network_lines(run), network, buf);
-    pane(run, theme, Pane::Events, event_lines(run), events, buf);
-    render_timeline(run, theme, timeline, buf);
-    Paragraph::new(
-        "space play · n/N step · ]/[ next/prev event · g/G start/end · tab pane · ? help · q quit",
-    )
-    .render(footer, buf);
+    render_timeline(run, theme, areas.timeline, buf);
+    let footer = match &run.status {
+        Some(status) => Line::styled(status.clone(), theme.bold()),
+        None => Line::raw(
+            "space play · n/N step · ]/[ event · x break · s save · tab pane · ? help · q quit",
+        ),
+    };
+    Paragraph::new(footer).render(areas.footer, buf);
+    if let Some(popup) = &run.popup {
+        render_popup(popup, theme, area, buf);
+    }
+}
+
+fn render_popup(popup: &Popup, theme: &Theme, screen: Rect, buf: &mut Buffer) {
+    let list = popup.list();
+    let count = list.as_ref().map_or(0, |(lines, _)| lines.len());
+    let area = popup_area(screen, popup, count);
+    Clear.render(area, buf);
+    let mut lines: Vec<Line> = Vec::new();
+    let hint = match (popup, &list) {
+        (Popup::Input { text, .. }, _) => {
+            lines.push(Line::raw(format!(" {text}_")));
+            " enter ok · esc cancel · backspace erase"
+        }
+        (_, Some((items, selected))) => {
+            let visible = area.height.saturating_sub(4) as usize;
+            let first = selected.saturating_sub(visible.saturating_sub(1));
+            for (i, item) in items.iter().enumerate().skip(first).take(visible) {
+                let chosen = i == *selected;
+                let marker = if chosen { "> " } else { "  " };
+                lines.push(Line::styled(format!("{marker}{item}"), theme.focus(chosen)));
+            }
+            if matches!(popup, Popup::Menu { .. }) {
+                " ↑/↓ choose · enter pick · esc close"
+            } else {
+                " ↑/↓ choose · enter apply now · esc back"
+            }
+        }
+        _ => "",
+    };
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(hint, theme.bold()));
+    Paragraph::new(lines)
+        .block(Block::default().borders(Borders::ALL).title(popup.title()))
+        .render(area, buf);
 }
 
 fn render_header(run: &RunView, theme: &Theme, area: Rect, buf: &mut Buffer) {
@@ -202,14 +357,14 @@ fn pane(
     theme: &Theme,
     which: Pane,
     lines: Vec<Line<'static>>,
+    scroll: usize,
     area: Rect,
     buf: &mut Buffer,
 ) {
     let focused = run.focus == which;
-    let index = Pane::ALL.iter().position(|p| *p == which).unwrap_or(0);
     let inner = area.height.saturating_sub(2) as usize;
     let max_scroll = lines.len().saturating_sub(inner);
-    let scroll = run.scroll[index].min(max_scroll);
+    let scroll = scroll.min(max_scroll);
     let title = if focused {
         format!(" {} (focused) ", which.title())
     } else {
@@ -314,8 +469,15 @@ fn partition_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
             } else {
                 "OUT     "
             };
+            // The metadata may still name a dead broker leader until the controller fences
+            // it: say so on its line.
+            let down = match sim.broker_node(broker).and_then(|n| sim.world().status(n)) {
+                Some(NodeStatus::Crashed) => "  (CRASHED)",
+                Some(NodeStatus::Paused) => "  (paused)",
+                _ => "",
+            };
             lines.push(Line::raw(format!(
-                "  b{broker} {role}{from:>6} {strip} LEO {leo} HW {hw}"
+                "  b{broker} {role}{from:>6} {strip} LEO {leo} HW {hw}{down}"
             )));
         }
     }
@@ -329,8 +491,9 @@ fn partition_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn network_lines(run: &RunView) -> Vec<Line<'static>> {
-    let world = run.session.sim().world();
+fn network_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
+    let sim = run.session.sim();
+    let world = sim.world();
     let now = world.now().as_micros();
     let mut lines: Vec<Line> = world
         .in_flight()
@@ -347,6 +510,28 @@ fn network_lines(run: &RunView) -> Vec<Line<'static>> {
         .collect();
     if lines.is_empty() {
         lines.push(Line::raw("nothing in flight"));
+    }
+    // The last messages the network dropped, newest first, marked as such.
+    for drop in sim.history().recent_drops.iter().rev() {
+        let name = |n: Option<kafkalab_sim::kernel::NodeId>| n.map_or("?", |n| world.name(n));
+        // Compact, so the reason fits the pane.
+        let reason = match drop.reason {
+            kafkalab_sim::kernel::DropReason::LinkCut => "link cut",
+            kafkalab_sim::kernel::DropReason::Lost => "lost on the link",
+            kafkalab_sim::kernel::DropReason::Command => "dropped by you",
+            kafkalab_sim::kernel::DropReason::NodeDown => "receiver down",
+        };
+        lines.push(Line::styled(
+            format!(
+                "#{:<6} DROPPED {} {} → {} at {}: {reason}",
+                drop.id.0,
+                drop.api.unwrap_or("message"),
+                name(drop.from),
+                name(drop.to),
+                kafkalab_sim::check::seconds(drop.time_us)
+            ),
+            theme.fg(Color::Red),
+        ));
     }
     lines
 }
@@ -384,27 +569,30 @@ fn group_lines(run: &RunView) -> Vec<Line<'static>> {
     lines
 }
 
-fn event_lines(run: &RunView) -> Vec<Line<'static>> {
+fn event_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
     let sim = run.session.sim();
     let world = sim.world();
     let events = &sim.history().story.events;
-    // Newest last; the pane shows the last ones unless scrolled.
+    let cursor = run.selected_event.and(run.event_cursor());
     let mut lines: Vec<Line> = events
         .iter()
-        .rev()
-        .take(200)
-        .rev()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let who = e.node.map_or("", |n| world.name(n));
             let what = match e.peer {
                 Some(peer) => e.what.replace("{peer}", world.name(peer)),
                 None => e.what.clone(),
             };
-            Line::raw(format!(
-                "step {:>7} {:>9} {who:<12} {what}",
-                e.step,
-                kafkalab_sim::check::seconds(e.time_us)
-            ))
+            let selected = cursor == Some(i);
+            let marker = if selected { ">" } else { " " };
+            Line::styled(
+                format!(
+                    "{marker}step {:>7} {:>9} {who:<12} {what}",
+                    e.step,
+                    kafkalab_sim::check::seconds(e.time_us)
+                ),
+                theme.focus(selected),
+            )
         })
         .collect();
     if lines.is_empty() {
@@ -412,10 +600,6 @@ fn event_lines(run: &RunView) -> Vec<Line<'static>> {
             "nothing notable yet: step forward (n) or play (space)",
         ));
     }
-    // Show the newest by default: the pane scrolls up from the end.
-    let keep = 6usize;
-    let skip = lines.len().saturating_sub(keep + run.scroll[4]);
-    lines.drain(..skip.min(lines.len()));
     lines
 }
 

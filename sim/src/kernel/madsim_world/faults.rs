@@ -91,7 +91,7 @@ where
             }
             // A message on madsim's network cannot be reached (only interactive play drops
             // one by id).
-            Command::DropMessage(id) => CommandNote::DropMessage { id, found: false },
+            Command::DropMessage(id) => CommandNote::DropMessage { id, found: None },
             _ => unreachable!("node commands are handled by `command`"),
         }
     }
