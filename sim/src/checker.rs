@@ -64,7 +64,8 @@ pub enum Observation {
 /// The observation log, folded from the trace.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Observations {
-    pub log: Vec<Observation>,
+    /// Shared between clones (lab snapshots) but for its newest entries.
+    pub log: crate::shared_log::SharedLog<Observation>,
 }
 
 impl Observations {

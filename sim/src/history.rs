@@ -58,6 +58,17 @@ pub struct DroppedMessage {
     pub reason: DropReason,
 }
 
+/// A replica's log cut back to `to_offset`: `records_removed` records from there on are gone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Truncation {
+    pub step: u64,
+    /// The broker's node.
+    pub node: NodeId,
+    pub tp: TopicPartition,
+    pub to_offset: i64,
+    pub records_removed: u64,
+}
+
 /// Client observations, folded from the trace.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct History {
@@ -90,6 +101,10 @@ pub struct History {
     /// Records acknowledged into a partition while it waited for a new owner: records no
     /// member could process during that pause.
     pub rebalance_pause_records: u64,
+    /// Every truncation that removed records, oldest first (the lab marks the records as
+    /// they disappear). Few: one per replica per divergence.
+    #[serde(skip)]
+    pub truncations: Vec<Truncation>,
     /// The last few messages the network dropped, oldest first (the lab's network pane).
     #[serde(skip)]
     pub recent_drops: std::collections::VecDeque<DroppedMessage>,
@@ -115,6 +130,25 @@ impl History {
         self.story.absorb(event);
         self.absorb_drops(event);
         for note in &event.notes {
+            if let (
+                Some(node),
+                Note::Truncated {
+                    tp,
+                    to_offset,
+                    records_removed,
+                    ..
+                },
+            ) = (event.node, note)
+                && *records_removed > 0
+            {
+                self.truncations.push(Truncation {
+                    step: event.step,
+                    node,
+                    tp: tp.clone(),
+                    to_offset: *to_offset,
+                    records_removed: *records_removed,
+                });
+            }
             self.absorb_note(note, event);
         }
     }

@@ -24,6 +24,7 @@ pub mod metadata;
 pub mod node;
 pub mod protocol;
 pub mod scenario;
+pub mod shared_log;
 pub mod simulation;
 pub mod utils;
 

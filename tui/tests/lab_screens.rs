@@ -185,6 +185,8 @@ fn crashing_the_leader_from_the_fault_menu_elects_another() {
     let crashed = screen(&app);
     assert!(crashed.contains("broker-1     CRASHED"), "{crashed}");
     assert!(crashed.contains("DIVERGED"), "{crashed}");
+    // The metadata still names broker-1 leader until the controller fences it.
+    assert!(crashed.contains(" b1 leader DOWN"), "{crashed}");
     assert!(crashed.contains("crash broker-1 at step 300"), "{crashed}");
     insta::assert_snapshot!("after_crash_from_the_menu", crashed);
     // The controller fences broker-1 after broker.session.timeout.ms and elects a leader
@@ -404,4 +406,37 @@ proptest! {
             let _ = draw(&app, w, h);
         }
     }
+}
+
+#[test]
+fn the_readme_documents_every_key() {
+    let readme = include_str!("../../README.md");
+    for (key, what) in kafkalab::lab::view::KEYS {
+        let row = format!("| `{key}` | {what} |");
+        assert!(readme.contains(&row), "README's key table lacks {row}");
+    }
+}
+
+#[test]
+fn truncated_records_are_marked_as_they_disappear() {
+    // acks=1: the old leader comes back and truncates the records only it had.
+    let scenario = match kafkalab_sim::scenario::load_builtin("acks1-data-loss") {
+        Some(Ok(s)) => Arc::new(s),
+        other => panic!("{other:?}"),
+    };
+    let mut app = App::open(scenario, 1, true);
+    assert!(press_until(&mut app, "]", 200, |s| s.contains("records removed")));
+    let text = screen(&app);
+    let strip = text
+        .lines()
+        .find(|l| l.contains('✗') && l.contains("LEO"))
+        .unwrap_or_else(|| panic!("no ✗ in a replica strip:\n{text}"));
+    assert!(strip.contains(" b1 "), "{strip}");
+    // Long after, the mark is gone (the replica has caught up or the moment has passed).
+    press(&mut app, "G");
+    assert!(
+        !screen(&app)
+            .lines()
+            .any(|l| l.contains("LEO") && l.contains('✗'))
+    );
 }

@@ -315,7 +315,7 @@ mod tests {
         )];
         let map = OffsetMap::build(&segments, 0, 3);
         let mut cleaner = Cleaner::new(&map, 0, 100, BTreeMap::new());
-        let cleaned = cleaner.clean_batch(segments[0].batches()[0].clone());
+        let cleaned = cleaner.clean_batch(RecordBatch::clone(&segments[0].batches()[0]));
         let cleaned = cleaned.expect("batch keeps two records");
         let offsets: Vec<i64> = cleaned.records.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, [1, 2]);

@@ -8,6 +8,7 @@
 use super::record::RecordBatch;
 use super::segment::LogSegment;
 use super::unified_log::{LogError, UnifiedLog};
+use std::sync::Arc;
 
 impl UnifiedLog {
     /// Read the batches holding offsets at or after `start_offset` and below `max_offset`
@@ -26,7 +27,9 @@ impl UnifiedLog {
     ) -> Result<Vec<RecordBatch>, LogError> {
         Ok(self
             .read_slice(start_offset, max_offset, max_bytes)?
-            .to_vec())
+            .iter()
+            .map(|b| RecordBatch::clone(b))
+            .collect())
     }
 
     /// The bytes [`UnifiedLog::read`] would return, without copying anything: what a parked
@@ -38,7 +41,7 @@ impl UnifiedLog {
         max_bytes: u64,
     ) -> Result<u64, LogError> {
         let batches = self.read_slice(start_offset, max_offset, max_bytes)?;
-        Ok(batches.iter().map(RecordBatch::size_bytes).sum())
+        Ok(batches.iter().map(|b| b.size_bytes()).sum())
     }
 
     /// The batches `read` returns, borrowed from their segment.
@@ -47,7 +50,7 @@ impl UnifiedLog {
         start_offset: i64,
         max_offset: i64,
         max_bytes: u64,
-    ) -> Result<&[RecordBatch], LogError> {
+    ) -> Result<&[Arc<RecordBatch>], LogError> {
         if start_offset < self.log_start_offset || start_offset > self.log_end_offset {
             return Err(LogError::OffsetOutOfRange {
                 requested: start_offset,
@@ -82,7 +85,7 @@ fn read_segment(
     start_offset: i64,
     max_offset: i64,
     max_bytes: u64,
-) -> &[RecordBatch] {
+) -> &[Arc<RecordBatch>] {
     let batches = segment.batches();
     let from = batches.partition_point(|b| b.last_offset < start_offset);
     let mut end = from;

@@ -108,8 +108,11 @@ impl UnifiedLog {
         }
         // Since KIP-360 (KAFKA-7190) Kafka keeps a producer's state after retention deletes
         // its batches; the producer state records what the deleted batches said.
-        self.producer_state
-            .on_segments_deleted(self.segments[..count].iter().flat_map(|s| s.batches()));
+        self.producer_state.on_segments_deleted(
+            self.segments[..count]
+                .iter()
+                .flat_map(|s| s.batches().iter().map(|b| &**b)),
+        );
         self.segments.drain(..count);
         let first_base_offset = self.segments[0].base_offset();
         self.maybe_increment_log_start_offset(first_base_offset);

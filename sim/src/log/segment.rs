@@ -10,6 +10,7 @@
 use super::config::LogConfig;
 use super::record::{NO_TIMESTAMP, RecordBatch};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A segment named by its base offset. Only the log's last segment (the active one) takes
 /// appends.
@@ -20,7 +21,10 @@ pub struct LogSegment {
     /// Largest record timestamp seen, or `NO_TIMESTAMP` when the segment has none.
     max_timestamp_ms: i64,
     created_ms: i64,
-    batches: Vec<RecordBatch>,
+    /// Shared, not owned: a batch never changes once written (truncation and cleaning replace
+    /// it), so a clone of the log — a lab snapshot — shares its batches instead of copying
+    /// every record.
+    batches: Vec<Arc<RecordBatch>>,
 }
 
 impl LogSegment {
@@ -78,7 +82,7 @@ impl LogSegment {
         self.created_ms
     }
 
-    pub fn batches(&self) -> &[RecordBatch] {
+    pub fn batches(&self) -> &[Arc<RecordBatch>] {
         &self.batches
     }
 
@@ -88,7 +92,7 @@ impl LogSegment {
 
     /// Offset after the last batch, if the segment holds any.
     pub fn next_offset(&self) -> Option<i64> {
-        self.batches.last().map(RecordBatch::next_offset)
+        self.batches.last().map(|b| b.next_offset())
     }
 
     /// Kafka's `rollingBasedTimestamp`: the max timestamp of the first batch, which
@@ -140,7 +144,7 @@ impl LogSegment {
         );
         self.size_bytes += batch.size_bytes();
         self.max_timestamp_ms = self.max_timestamp_ms.max(batch.max_timestamp_ms);
-        self.batches.push(batch);
+        self.batches.push(Arc::new(batch));
     }
 
     /// Drops every record at or above `offset`. Returns the number of records removed.
@@ -151,14 +155,15 @@ impl LogSegment {
         let keep = self.batches.partition_point(|b| b.last_offset < offset);
         let tail = self.batches.split_off(keep);
         let mut removed: u64 = 0;
-        for mut batch in tail {
+        for batch in tail {
             removed += batch.records.iter().filter(|r| r.offset >= offset).count() as u64;
             // Only the first batch of the tail can straddle `offset`.
             if batch.base_offset < offset {
+                let mut batch = Arc::unwrap_or_clone(batch);
                 batch.records.retain(|r| r.offset < offset);
                 batch.last_offset = offset - 1;
                 batch.max_timestamp_ms = batch.compute_max_timestamp_ms();
-                self.batches.push(batch);
+                self.batches.push(Arc::new(batch));
             }
         }
         self.recompute_totals();
@@ -166,7 +171,7 @@ impl LogSegment {
     }
 
     fn recompute_totals(&mut self) {
-        self.size_bytes = self.batches.iter().map(RecordBatch::size_bytes).sum();
+        self.size_bytes = self.batches.iter().map(|b| b.size_bytes()).sum();
         self.max_timestamp_ms = self
             .batches
             .iter()
@@ -177,7 +182,7 @@ impl LogSegment {
 
     /// Takes the batches out, for the cleaner to rewrite.
     pub(super) fn into_batches(self) -> Vec<RecordBatch> {
-        self.batches
+        self.batches.into_iter().map(Arc::unwrap_or_clone).collect()
     }
 }
 

@@ -216,7 +216,9 @@ impl UnifiedLog {
     /// Every batch still stored, oldest first, including any below `log_start_offset` that
     /// retention has not yet removed with its segment.
     pub fn batches(&self) -> impl Iterator<Item = &RecordBatch> {
-        self.segments.iter().flat_map(|s| s.batches().iter())
+        self.segments
+            .iter()
+            .flat_map(|s| s.batches().iter().map(|b| &**b))
     }
 
     /// Every readable record (offset >= `log_start_offset`), in offset order.
@@ -436,8 +438,11 @@ impl UnifiedLog {
         self.high_watermark = self.high_watermark.min(offset);
         self.recovery_point = self.recovery_point.min(offset);
         self.leader_epoch_cache.truncate_from_end(offset);
-        self.producer_state
-            .truncate_and_reload(self.segments.iter().flat_map(|s| s.batches()));
+        self.producer_state.truncate_and_reload(
+            self.segments
+                .iter()
+                .flat_map(|s| s.batches().iter().map(|b| &**b)),
+        );
         self.check_invariants();
     }
 

@@ -26,25 +26,19 @@ pub const KEYS: &[(&str, &str)] = &[
     ("g / G", "start / end of the scenario"),
     (
         "] / [",
-        "next / previous notable event (fault, election, rebalance, ...)",
+        "next / previous notable event (fault, election, rebalance)",
     ),
     (
         "x",
-        "break something: crash, pause, cut a link, drop a message, add a consumer, ...",
+        "break something: crash, pause, cut, drop, add a consumer",
     ),
-    (
-        "s",
-        "save the session as a scenario file (kafkalab run replays it)",
-    ),
+    ("s", "save the session as a scenario file to replay"),
     ("tab / shift-tab", "next / previous pane"),
     (
         "j / k / ↓ / ↑",
         "scroll the focused pane; in Events, select an event",
     ),
-    (
-        "enter",
-        "Events: go to the selected event; home: open the scenario",
-    ),
+    ("enter", "Events: go to the selected event; home: open it"),
     (
         "mouse click",
         "focus a pane, select an event, jump on the timeline",
@@ -422,6 +416,9 @@ fn cluster_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
 /// The last offsets each replica strip shows.
 const STRIP: i64 = 24;
 
+/// How long (in steps) the records a truncation removed stay marked `✗` in their strip.
+const SHOW_TRUNCATED_STEPS: u64 = 3_000;
+
 fn partition_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
     let sim = run.session.sim();
     let mut lines = Vec::new();
@@ -447,13 +444,36 @@ fn partition_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
             .map(|(_, log)| log.log_end_offset())
             .max()
             .unwrap_or(0);
-        let from = (top - STRIP).max(0);
+        // Just after a truncation the strip centres on where the log was cut, so the
+        // removed records (✗) show beside the ones that stayed.
+        let recent_cut = sim
+            .history()
+            .truncations
+            .iter()
+            .rev()
+            .find(|t| t.tp == p.tp && run.session.step() < t.step + SHOW_TRUNCATED_STEPS);
+        let from = match recent_cut {
+            Some(t) => (t.to_offset - STRIP / 2).max(0),
+            None => (top - STRIP).max(0),
+        };
         for (broker, log) in replicas {
             let leo = log.log_end_offset();
             let hw = log.high_watermark();
+            let node = sim.broker_node(broker);
+            // Records this replica lost to a truncation not long ago, while still missing.
+            let truncated = |o: i64| {
+                sim.history().truncations.iter().rev().any(|t| {
+                    Some(t.node) == node
+                        && t.tp == p.tp
+                        && run.session.step() < t.step + SHOW_TRUNCATED_STEPS
+                        && (t.to_offset..t.to_offset + t.records_removed as i64).contains(&o)
+                })
+            };
             let strip: String = (from..from + STRIP)
                 .map(|o| {
-                    if o >= leo {
+                    if o >= leo && truncated(o) {
+                        '✗'
+                    } else if o >= leo {
                         '·'
                     } else if o < hw {
                         '█'
@@ -463,21 +483,21 @@ fn partition_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
                 })
                 .collect();
             let role = if broker == p.leader {
-                "leader  "
+                "leader "
             } else if p.isr.contains(&broker) {
-                "in ISR  "
+                "in ISR "
             } else {
-                "OUT     "
+                "OUT    "
             };
             // The metadata may still name a dead broker leader until the controller fences
             // it: say so on its line.
             let down = match sim.broker_node(broker).and_then(|n| sim.world().status(n)) {
-                Some(NodeStatus::Crashed) => "  (CRASHED)",
-                Some(NodeStatus::Paused) => "  (paused)",
+                Some(NodeStatus::Crashed) => "DOWN",
+                Some(NodeStatus::Paused) => "PAUSED",
                 _ => "",
             };
             lines.push(Line::raw(format!(
-                "  b{broker} {role}{from:>6} {strip} LEO {leo} HW {hw}{down}"
+                " b{broker} {role}{down:<7}{from:>5} {strip} LEO {leo} HW {hw}"
             )));
         }
     }
@@ -485,7 +505,7 @@ fn partition_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
         lines.push(Line::raw("no partitions yet"));
     } else {
         lines.push(Line::raw(
-            "  █ committed (below HW)  ▒ not yet committed  · not there",
+            " █ committed (< HW)  ▒ uncommitted  · absent  ✗ just truncated",
         ));
     }
     lines
@@ -500,7 +520,7 @@ fn network_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
         .map(|m| {
             let api = kafkalab_sim::kernel::MessageKind::kind(&m.msg);
             Line::raw(format!(
-                "#{:<6} {api:<24} {} → {}  in {}",
+                "#{:<6} {api:<20} {} → {}  in {}",
                 m.id.0,
                 world.name(m.from),
                 world.name(m.to),
@@ -523,7 +543,7 @@ fn network_lines(run: &RunView, theme: &Theme) -> Vec<Line<'static>> {
         };
         lines.push(Line::styled(
             format!(
-                "#{:<6} DROPPED {} {} → {} at {}: {reason}",
+                "#{:<6} DROPPED {} {} → {} {} {reason}",
                 drop.id.0,
                 drop.api.unwrap_or("message"),
                 name(drop.from),
@@ -638,7 +658,7 @@ fn render_timeline(run: &RunView, theme: &Theme, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let width = 72.min(area.width);
+    let width = 80.min(area.width);
     let height = (KEYS.len() as u16 + 4).min(area.height);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
