@@ -17,6 +17,7 @@ pub mod controller;
 pub mod group;
 pub mod history;
 pub mod kernel;
+pub mod lesson;
 pub mod log;
 #[cfg(madsim)]
 pub mod madsim_driver;

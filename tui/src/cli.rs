@@ -33,6 +33,8 @@ const AFTER_HELP: &str = "Examples:
   kafkalab explain producer acks1-data-loss
   kafkalab explain coordinator my-group
   kafkalab explain assign --input group.toml
+  kafkalab lessons list
+  kafkalab learn 1 --auto
 
 Exit codes: 0 ok, 1 error, 2 usage or malformed scenario, 3 expectation or invariant
 violated, 4 liveness, 5 non-determinism.";
@@ -64,11 +66,37 @@ pub enum Command {
     /// Explain how Kafka computes something.
     #[command(subcommand)]
     Explain(ExplainCommand),
+    /// List the lessons of the Kafka course.
+    #[command(subcommand)]
+    Lessons(LessonsCommand),
+    /// Play a lesson of the course (`--auto`: headless, performing every task and answering
+    /// every prediction from the live run; exit 3 if a step cannot complete).
+    Learn(LearnArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonsCommand {
+    /// The lessons in course order, with their scenario, length and steps.
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// A lesson's number (`1`), name (`topics-partitions-offsets`) or a path to a lesson file.
+    pub lesson: String,
+    /// Play it headless: perform each task, answer each prediction from its query (checking
+    /// that a wrong answer is refused), and report each step.
+    #[arg(long)]
+    pub auto: bool,
 }
 
 #[derive(Debug, Args)]
@@ -381,6 +409,8 @@ pub fn main_with(
             crate::describe_groups::describe_groups_cmd(&args, stdout, stderr)
         }
         Some(Command::Explain(cmd)) => explain(&cmd, stdout),
+        Some(Command::Lessons(LessonsCommand::List { json })) => crate::lessons::list(json, stdout),
+        Some(Command::Learn(args)) => crate::lessons::learn(&args.lesson, args.auto, stdout),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "kafkalab", stdout);
             Ok(exit::OK)

@@ -12,6 +12,7 @@ pub mod describe_groups;
 pub mod exit;
 pub mod explain;
 pub mod lab;
+pub mod lessons;
 pub mod placement;
 pub mod report;
 pub mod run;
