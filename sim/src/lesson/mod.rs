@@ -140,10 +140,12 @@ pub struct Predict {
     pub kind: AnswerKind,
     pub choices: Vec<String>,
     pub answer_text: String,
+    /// The right answer is this query's value once the run has gone on for `then`.
     pub answer: query::Expr,
     /// Shown after the learner answers.
     pub why: String,
-    /// How long the run goes on after the answer, to show why (µs).
+    /// How long the run goes on after the answer, to show why (µs); the answer is the
+    /// state at that point, so a question may be about what Kafka will do.
     pub then_us: u64,
 }
 

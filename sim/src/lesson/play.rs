@@ -126,10 +126,19 @@ pub fn judge(predict: &Predict, answer: &Value, input: &str) -> Result<bool, Str
     }
 }
 
-/// Evaluates a prediction's answer and checks it is an answer of its kind (a `choice` answer
-/// must be one of the choices): a lesson whose query drifts from its question fails here.
+/// Evaluates a prediction's answer — as it will be once the run has gone on for the
+/// prediction's `then` (a question about what Kafka *will* do is answered by running ahead
+/// on a copy) — and checks it is an answer of its kind (a `choice` answer must be one of the
+/// choices): a lesson whose query drifts from its question fails here.
 pub fn expected_answer(predict: &Predict, sim: &Simulation) -> Result<Value, String> {
-    let value = query::eval(&predict.answer, sim).map_err(|e| e.0)?;
+    let value = if predict.then_us == 0 {
+        query::eval(&predict.answer, sim)
+    } else {
+        let mut ahead = sim.clone();
+        run_for(&mut ahead, predict.then_us);
+        query::eval(&predict.answer, &ahead)
+    }
+    .map_err(|e| e.0)?;
     let fits = match (predict.kind, &value) {
         (AnswerKind::Number | AnswerKind::Broker | AnswerKind::Partition, Value::Int(_)) => true,
         (AnswerKind::YesNo, Value::Bool(_)) => true,

@@ -102,7 +102,16 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("generation", "group", "the group's generation"),
     ("group_state", "group", "Stable, PreparingRebalance, ..."),
     ("coordinator", "group", "the group coordinator's broker id"),
-    ("status", "node", "up, crashed, paused or removed"),
+    (
+        "status",
+        "node",
+        "up, crashed, paused or removed (a node name, or a broker id)",
+    ),
+    (
+        "link_cut",
+        "node, node",
+        "whether the link between the two nodes is cut (either way)",
+    ),
     ("len", "list", "how many items"),
     (
         "contains",
@@ -529,6 +538,27 @@ fn topic_count(topic: &str, sim: &Simulation) -> Result<i32, QueryError> {
         })
 }
 
+/// A node by name (`broker-2`, `consumer-1`) or, for a number, the broker with that id.
+fn node_id(arg: &Expr, sim: &Simulation) -> Result<crate::kernel::NodeId, QueryError> {
+    let world = sim.world();
+    let found = match arg {
+        Expr::Name(n) => world.node_id(n),
+        other => match eval(other, sim)? {
+            Value::Int(id) => sim.broker_node(id as i32),
+            Value::Str(s) => world.node_id(&s),
+            v => return Err(QueryError(format!("`{v}` is not a node"))),
+        },
+    };
+    found.ok_or_else(|| {
+        let names: Vec<&str> = world.nodes().map(|(_, n, _, _)| n).collect();
+        QueryError(format!(
+            "unknown node `{}`; nodes: {} (or a broker id)",
+            word(arg, sim).unwrap_or_default(),
+            names.join(", ")
+        ))
+    })
+}
+
 fn call(name: &str, args: &[Expr], sim: &Simulation) -> Result<Value, QueryError> {
     let ints = |v: &[i32]| Value::List(v.iter().map(|n| Value::Int(i64::from(*n))).collect());
     let partition = |args: &[Expr]| -> Result<crate::protocol::kraft::PartitionRecord, QueryError> {
@@ -626,16 +656,15 @@ fn call(name: &str, args: &[Expr], sim: &Simulation) -> Result<Value, QueryError
         "generation" => Value::Int(i64::from(group(args)?.generation)),
         "group_state" => Value::Str(group(args)?.state.to_string()),
         "coordinator" => Value::Int(i64::from(group(args)?.coordinator)),
+        "link_cut" => {
+            let a = node_id(&args[0], sim)?;
+            let b = node_id(&args[1], sim)?;
+            let network = sim.world().network();
+            Value::Bool(network.is_cut(a, b) || network.is_cut(b, a))
+        }
         "status" => {
-            let node = word(&args[0], sim)?;
+            let id = node_id(&args[0], sim)?;
             let world = sim.world();
-            let id = world.node_id(&node).ok_or_else(|| {
-                let names: Vec<&str> = world.nodes().map(|(_, n, _, _)| n).collect();
-                QueryError(format!(
-                    "unknown node `{node}`; nodes: {}",
-                    names.join(", ")
-                ))
-            })?;
             Value::Str(
                 match world.status(id) {
                     Some(NodeStatus::Running) => "up",
@@ -728,6 +757,17 @@ mod tests {
             Ok(Value::Bool(true))
         );
         assert_eq!(q("status(broker-1)"), Ok(Value::Str("up".to_string())));
+        assert_eq!(
+            q("status(leader(orders, 0)) == \"up\""),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(q("link_cut(broker-1, controller)"), Ok(Value::Bool(false)));
+        assert!(
+            q("status(broker-9)")
+                .unwrap_err()
+                .0
+                .contains("nodes: broker-1")
+        );
         assert_eq!(q("lost_write"), Ok(Value::Int(0)));
         assert!(parse("time_ms").unwrap_err().0.contains("summary number"));
         assert_eq!(q("time_ms() >= 5000"), Ok(Value::Bool(true)));
