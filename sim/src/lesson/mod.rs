@@ -267,16 +267,7 @@ struct Locator<'a> {
 
 impl Locator<'_> {
     fn error(&self, offset: usize, key: Option<&str>, message: impl Into<String>) -> LessonError {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        ScenarioError {
-            file: self.file.to_string(),
-            line,
-            column,
-            key: key.map(str::to_string),
-            message: message.into(),
-        }
+        crate::scenario::error_at(self.file, self.text, offset, key, message.into())
     }
 
     /// A TOML error inside the block that starts at `base`.

@@ -253,6 +253,27 @@ impl Scenario {
     }
 }
 
+/// An error at byte `offset` of `text` (file `file`), with its line and column: the one
+/// place scenario and lesson errors get located.
+pub(crate) fn error_at(
+    file: &str,
+    text: &str,
+    offset: usize,
+    key: Option<&str>,
+    message: String,
+) -> ScenarioError {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    ScenarioError {
+        file: file.to_string(),
+        line,
+        column,
+        key: key.map(str::to_string),
+        message,
+    }
+}
+
 /// Maps byte offsets of the source to line and column.
 pub(super) struct Locator<'a> {
     file: &'a str,
@@ -266,16 +287,7 @@ impl Locator<'_> {
         key: Option<&str>,
         message: impl Into<String>,
     ) -> ScenarioError {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        ScenarioError {
-            file: self.file.to_string(),
-            line,
-            column,
-            key: key.map(str::to_string),
-            message: message.into(),
-        }
+        error_at(self.file, self.text, offset, key, message.into())
     }
 
     /// The position of the first `key` at or after the start of `span` (or the span's start

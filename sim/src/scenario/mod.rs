@@ -15,7 +15,9 @@ pub use load::{
     BROKER_TOPIC_DEFAULTS, BrokerOverride, CONTROLLER_NAME, ConsumerDef, ProducerDef, Scenario,
     ScenarioError, TimedAction, TopicDef, parse_scenario,
 };
-pub(crate) use load::{check_partition_increase, consumer_def_checked, producer_def_checked};
+pub(crate) use load::{
+    check_partition_increase, consumer_def_checked, error_at, producer_def_checked,
+};
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_scenarios.rs"));
