@@ -34,6 +34,7 @@ const AFTER_HELP: &str = "Examples:
   kafkalab explain coordinator my-group
   kafkalab explain assign --input group.toml
   kafkalab lessons list
+  kafkalab learn 1
   kafkalab learn 1 --auto
 
 Exit codes: 0 ok, 1 error, 2 usage or malformed scenario, 3 expectation or invariant
@@ -69,8 +70,9 @@ pub enum Command {
     /// List the lessons of the Kafka course.
     #[command(subcommand)]
     Lessons(LessonsCommand),
-    /// Play a lesson of the course (`--auto`: headless, performing every task and answering
-    /// every prediction from the live run; exit 3 if a step cannot complete).
+    /// Take a lesson of the course in the lab, resuming where you left it (no lesson: the
+    /// lab's home screen). `--auto` plays it headless, performing every task and answering
+    /// every prediction from the live run; exit 3 if a step cannot complete.
     Learn(LearnArgs),
     /// Print a shell completion script.
     Completions {
@@ -92,11 +94,15 @@ pub enum LessonsCommand {
 #[derive(Debug, Args)]
 pub struct LearnArgs {
     /// A lesson's number (`1`), name (`topics-partitions-offsets`) or a path to a lesson file.
-    pub lesson: String,
+    /// Without one, the lab opens on its home screen, with the course.
+    pub lesson: Option<String>,
     /// Play it headless: perform each task, answer each prediction from its query (checking
     /// that a wrong answer is refused), and report each step.
-    #[arg(long)]
+    #[arg(long, requires = "lesson")]
     pub auto: bool,
+    /// Do not capture the mouse (keep the terminal's own selection and scrolling).
+    #[arg(long)]
+    pub no_mouse: bool,
 }
 
 #[derive(Debug, Args)]
@@ -395,7 +401,10 @@ pub fn main_with(
     };
     let result = match cli.command {
         None if console.interactive => {
-            open_lab(crate::lab::app::App::home(crate::lab::no_color()), true)
+            let progress = crate::lab::progress::default_path();
+            let app =
+                crate::lab::app::App::home(crate::lab::no_color()).with_progress_file(progress);
+            open_lab(app, true)
         }
         None => overview(stdout),
         Some(Command::Tui(args)) => tui(&args, console),
@@ -410,7 +419,7 @@ pub fn main_with(
         }
         Some(Command::Explain(cmd)) => explain(&cmd, stdout),
         Some(Command::Lessons(LessonsCommand::List { json })) => crate::lessons::list(json, stdout),
-        Some(Command::Learn(args)) => crate::lessons::learn(&args.lesson, args.auto, stdout),
+        Some(Command::Learn(args)) => learn(&args, console, stdout),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "kafkalab", stdout);
             Ok(exit::OK)
@@ -450,6 +459,39 @@ fn tui(args: &TuiArgs, console: Console) -> CmdResult {
     let seed = args.seed.unwrap_or(scenario.default_seed);
     let app =
         crate::lab::app::App::open(std::sync::Arc::new(scenario), seed, crate::lab::no_color());
+    open_lab(app, !args.no_mouse)
+}
+
+/// `kafkalab learn [LESSON] [--auto]`: headless, or the lab on the lesson (or the course).
+fn learn(args: &LearnArgs, console: Console, out: &mut dyn Write) -> CmdResult {
+    use crate::lab::app::App;
+    let lesson = match &args.lesson {
+        Some(which) if args.auto => return crate::lessons::learn_auto(which, out),
+        Some(which) => {
+            let (lesson, folder) = crate::lessons::load(which)?;
+            let scenario = crate::lessons::scenario(&lesson, folder.as_deref())?;
+            Some((lesson, scenario))
+        }
+        None => None,
+    };
+    if !console.interactive {
+        let which = args.lesson.as_deref().unwrap_or("1");
+        return Err((
+            exit::USAGE,
+            format!(
+                "the lab needs a terminal (stdin and stdout); to play a lesson headless try: \
+                 kafkalab learn {which} --auto"
+            ),
+        ));
+    }
+    let progress = crate::lab::progress::default_path();
+    let app = App::home(crate::lab::no_color()).with_progress_file(progress);
+    let app = match lesson {
+        Some((lesson, scenario)) => {
+            app.learn(std::sync::Arc::new(lesson), std::sync::Arc::new(scenario))
+        }
+        None => app,
+    };
     open_lab(app, !args.no_mouse)
 }
 

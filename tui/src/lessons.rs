@@ -1,10 +1,11 @@
-//! `kafkalab lessons list` and `kafkalab learn`: the course's catalogue, and a lesson played
-//! headless (`--auto`) — every *do* performed, every *predict* answered from its query after
+//! `kafkalab lessons list` and `kafkalab learn --auto`: the course's catalogue, and a lesson
+//! played headless — every *do* performed, every *predict* answered from its query after
 //! checking that a wrong answer is refused. The tests run every lesson this way.
 //!
 //! This module is the I/O edge in front of `kafkalab_sim::lesson`: it finds a lesson by
 //! number, name or path, and its scenario by built-in name or by a path relative to the
-//! lesson file.
+//! lesson file. `kafkalab learn <lesson>` without `--auto` opens the lab on it
+//! (`crate::lab::lesson`).
 
 use crate::cli::{CmdResult, io_error, write_json};
 use crate::exit;
@@ -128,18 +129,9 @@ pub fn scenario(
 }
 
 /// `kafkalab learn <lesson> --auto`.
-pub fn learn(which: &str, auto: bool, out: &mut dyn Write) -> CmdResult {
+pub fn learn_auto(which: &str, out: &mut dyn Write) -> CmdResult {
     let (lesson, folder) = load(which)?;
     let scenario = scenario(&lesson, folder.as_deref())?;
-    if !auto {
-        return Err((
-            exit::USAGE,
-            format!(
-                "lessons in the lab (the terminal UI) are not built yet; play this one headless \
-                 with: kafkalab learn {which} --auto"
-            ),
-        ));
-    }
     let outcomes = lesson::play::auto_play(&lesson, Arc::new(scenario)).map_err(|e| {
         (
             exit::VIOLATION,

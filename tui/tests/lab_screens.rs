@@ -60,13 +60,24 @@ fn leader_failure() -> App {
 }
 
 #[test]
-fn home_lists_the_scenarios_and_enter_opens_one() {
+fn home_lists_the_lessons_then_the_scenarios_and_enter_opens_one() {
     let mut app = App::home(true);
-    insta::assert_snapshot!("home", screen(&app));
-    app.update(key(KeyCode::Down));
+    let home = screen(&app);
+    assert!(
+        home.contains(">  1  Topics, partitions and offsets"),
+        "{home}"
+    );
+    insta::assert_snapshot!("home", home);
+    let lessons = kafkalab_sim::lesson::builtin().len();
+    for _ in 0..=lessons {
+        app.update(key(KeyCode::Down));
+    }
     app.update(key(KeyCode::Enter));
     match &app.screen {
-        Screen::Run(run) => assert_eq!(run.session.scenario().name, "at-least-once-duplicates"),
+        Screen::Run(run) => {
+            assert_eq!(run.session.scenario().name, "at-least-once-duplicates");
+            assert!(run.lesson.is_none());
+        }
         Screen::Home(_) => panic!("enter did not open the scenario"),
     }
 }
@@ -303,7 +314,8 @@ fn mouse_clicks_focus_panes_select_events_and_jump_on_the_timeline() {
     let mut app = leader_failure();
     app.update(Msg::Resize(120, 40));
     assert!(press_until(&mut app, "]", 50, |s| s.contains("broker-1     CRASHED")));
-    let areas = kafkalab::lab::view::RunAreas::new(ratatui::layout::Rect::new(0, 0, 120, 40));
+    let areas =
+        kafkalab::lab::view::RunAreas::new(ratatui::layout::Rect::new(0, 0, 120, 40), false);
     // A click in the cluster pane focuses it.
     click(&mut app, areas.cluster.x + 2, areas.cluster.y + 2);
     assert_eq!(run_view(&app).focus, kafkalab::lab::app::Pane::Cluster);
@@ -347,7 +359,8 @@ enum Input {
 fn input() -> impl Strategy<Value = Input> {
     prop_oneof![
         proptest::sample::select(vec![
-            ' ', '+', '-', 'n', 'N', 'g', ']', '[', 'j', 'k', '?', 'h', 'x', 'z'
+            ' ', '+', '-', 'n', 'N', 'g', ']', '[', 'j', 'k', '?', 'h', 'x', 'z', 'a', 'v', 'r',
+            '<', '>', '7'
         ])
         .prop_map(Input::Key),
         (0u8..8).prop_map(Input::Special),
@@ -439,4 +452,173 @@ fn truncated_records_are_marked_as_they_disappear() {
             .lines()
             .any(|l| l.contains("LEO") && l.contains('✗'))
     );
+}
+
+// ----- lessons in the lab -----
+
+fn lesson_1(progress: Option<std::path::PathBuf>) -> App {
+    let (lesson, _) = kafkalab::lessons::load("1").expect("lesson 1");
+    let scenario = kafkalab::lessons::scenario(&lesson, None).expect("its scenario");
+    let mut app = App::home(true)
+        .with_progress_file(progress)
+        .learn(Arc::new(lesson), Arc::new(scenario));
+    app.update(Msg::Resize(120, 40));
+    app
+}
+
+fn lesson_state(app: &App) -> &kafkalab::lab::lesson::LessonRun {
+    run_view(app).lesson.as_ref().expect("a lesson is open")
+}
+
+/// Types `text` into the answer box (opened with `a`) and presses enter.
+fn answer(app: &mut App, text: &str) {
+    press(app, "a");
+    press(app, text);
+    app.update(key(KeyCode::Enter));
+}
+
+#[test]
+fn a_prediction_is_answered_wrongly_then_rightly_by_keys() {
+    let mut app = lesson_1(None);
+    let first = screen(&app);
+    assert!(
+        first.contains("Lesson 1: Topics, partitions and offsets"),
+        "{first}"
+    );
+    assert!(first.contains("Step 1 of 6 · observe"), "{first}");
+    app.update(key(KeyCode::Enter));
+    let predict = screen(&app);
+    assert!(predict.contains("Step 2 of 6 · predict"), "{predict}");
+    assert!(
+        predict.contains("PREDICT · What is the offset of the last record"),
+        "{predict}"
+    );
+    insta::assert_snapshot!("lesson_1_predict", predict);
+
+    // The answer box says what to type; the right answer is the live run's.
+    press(&mut app, "a");
+    assert!(screen(&app).contains("your answer (a whole number)"));
+    app.update(key(KeyCode::Esc));
+    let query = kafkalab_sim::lesson::query::parse("leo(quickstart-events, 0, 1)").expect("q");
+    let leo = match kafkalab_sim::lesson::query::eval(&query, run_view(&app).session.sim()) {
+        Ok(kafkalab_sim::lesson::query::Value::Int(n)) => n,
+        other => panic!("{other:?}"),
+    };
+    answer(&mut app, &(leo + 5).to_string());
+    let wrong = screen(&app);
+    assert!(wrong.contains(&format!("✗ Not {}.", leo + 5)), "{wrong}");
+    assert_eq!(lesson_state(&app).misses, 1);
+    // Not an answer of the kind: said so, not counted as a miss.
+    answer(&mut app, "many");
+    assert!(screen(&app).contains("type a whole number"));
+    assert_eq!(lesson_state(&app).misses, 1);
+    // Enter does not skip an unanswered question: it opens the answer box.
+    app.update(key(KeyCode::Enter));
+    assert!(run_view(&app).popup.is_some());
+    app.update(key(KeyCode::Esc));
+    answer(&mut app, &(leo - 1).to_string());
+    let right = screen(&app);
+    assert!(right.contains("✓ Right. The log end offset is"), "{right}");
+    assert!(lesson_state(&app).complete());
+    app.update(key(KeyCode::Enter));
+    assert!(screen(&app).contains("Step 3 of 6 · predict"));
+}
+
+#[test]
+fn going_back_a_step_rewinds_the_run_to_that_steps_start() {
+    let mut app = lesson_1(None);
+    app.update(key(KeyCode::Enter));
+    let at_step_2 = run_view(&app).session.sim().world().trace_hash();
+    let start_2 = lesson_state(&app).start_of(1).expect("step 2 started");
+    press(&mut app, "v"); // shown the answer; the run goes on
+    press(&mut app, ">");
+    press(&mut app, "v");
+    press(&mut app, ">");
+    assert_eq!(lesson_state(&app).index, 3);
+    press(&mut app, "<");
+    press(&mut app, "<");
+    let back = screen(&app);
+    assert!(back.contains("Step 2 of 6 · predict"), "{back}");
+    assert!(back.contains("back to the start of step 2"), "{back}");
+    let run = run_view(&app);
+    assert_eq!(lesson_state(&app).start_of(1), Some(start_2));
+    // Replayed from its start: the same state as the first time, not yet answered.
+    assert_eq!(run.session.sim().world().trace_hash(), at_step_2);
+    assert!(!lesson_state(&app).complete());
+    // `r` plays the step again from its start too.
+    press(&mut app, "n");
+    press(&mut app, "r");
+    assert_eq!(run_view(&app).session.sim().world().trace_hash(), at_step_2);
+}
+
+/// Plays lesson 1 to its *do* step (answers shown with `v`).
+fn to_the_do_step(app: &mut App) {
+    app.update(key(KeyCode::Enter));
+    for _ in 0..3 {
+        press(app, "v");
+        press(app, ">");
+    }
+    assert_eq!(lesson_state(app).step().checkpoint.kind(), "do");
+}
+
+#[test]
+fn a_task_gets_a_hint_after_a_wrong_move_and_completes_on_the_right_one() {
+    let mut app = lesson_1(None);
+    to_the_do_step(&mut app);
+    let task = screen(&app);
+    assert!(task.contains("DO · Add a second consumer"), "{task}");
+    insta::assert_snapshot!("lesson_1_do", task);
+    // `>` does not skip the task.
+    press(&mut app, ">");
+    assert!(screen(&app).contains("do the task first"));
+    // A wrong move: more records, no second reader. The run goes on for the task's
+    // `within`, then the hint.
+    break_by_keys(&mut app, "produce", "producer-1");
+    app.update(key(KeyCode::Enter)); // the count popup's default
+    let hinted = screen(&app);
+    assert!(
+        hinted.contains("✗ Not done yet. Hint: x opens the menu"),
+        "{hinted}"
+    );
+    // Back to the step's start, and the right move.
+    press(&mut app, "r");
+    assert!(!screen(&app).contains("Hint:"));
+    break_by_keys(&mut app, "add a consumer", "lab-consumer");
+    let done = screen(&app);
+    assert!(done.contains("✓ Done."), "{done}");
+    assert!(lesson_state(&app).complete());
+    press(&mut app, ">");
+    let last = screen(&app);
+    assert!(last.contains("Step 6 of 6"), "{last}");
+    assert!(last.contains("the lesson's last step"), "{last}");
+}
+
+#[test]
+fn progress_is_saved_and_a_lesson_resumes_where_it_was_left() {
+    let dir = std::env::temp_dir().join(format!("kafkalab-lab-progress-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let file = dir.join("kafkalab/progress.toml");
+    let mut app = lesson_1(Some(file.clone()));
+    to_the_do_step(&mut app);
+    let saved = std::fs::read_to_string(&file).expect("progress written");
+    assert!(
+        saved.contains("[lessons.topics-partitions-offsets]"),
+        "{saved}"
+    );
+    assert!(saved.contains("resume = 4"), "{saved}");
+    let at_do = run_view(&app).session.sim().world().trace_hash();
+    press(&mut app, "q");
+
+    // A new lab: the home screen marks the lesson, and it opens at the task.
+    let mut app = App::home(true).with_progress_file(Some(file.clone()));
+    app.update(Msg::Resize(120, 40));
+    let home = screen(&app);
+    assert!(home.contains("4/6 steps"), "{home}");
+    app.update(key(KeyCode::Enter));
+    let state = lesson_state(&app);
+    assert_eq!(state.index, 4);
+    assert_eq!(state.progress.completed.len(), 4);
+    // Resumed by playing the earlier steps as --auto does: the same run as answering them.
+    assert_eq!(run_view(&app).session.sim().world().trace_hash(), at_do);
+    let _ = std::fs::remove_dir_all(&dir);
 }

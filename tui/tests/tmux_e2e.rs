@@ -1,7 +1,8 @@
-//! The real binary in a real terminal: tmux runs `kafkalab tui leader-failure`, the test types
-//! keys (`send-keys`) and reads the screen (`capture-pane`), as a learner would: step, crash the
-//! leader from the fault menu, find the new leader, quit — and the terminal is back to normal
-//! (the shell's own output visible, the lab's alternate screen gone).
+//! The real binary in a real terminal: tmux runs `kafkalab`, the test types keys (`send-keys`)
+//! and reads the screen (`capture-pane`), as a learner would. In `tui leader-failure`: step,
+//! crash the leader from the fault menu, find the new leader, quit — and the terminal is back
+//! to normal (the shell's own output visible, the lab's alternate screen gone). In `learn 1`:
+//! answer a prediction wrongly, then rightly, go on, quit, and find the progress saved.
 //!
 //! Needs tmux. Without it the test says so and passes, unless `KAFKALAB_REQUIRE_TMUX` is set —
 //! as `.ci/run` does after installing tmux, so CI cannot skip it.
@@ -15,12 +16,12 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(command: &str) -> Tmux {
-        let session = format!("kafkalab-e2e-{}", std::process::id());
+    /// Runs `command` (with `NO_COLOR=1`) in a new 120x40 session named after `name`.
+    fn start(name: &str, command: &str) -> Tmux {
+        let session = format!("kafkalab-e2e-{name}-{}", std::process::id());
         let ok = Command::new("tmux")
             .args(["new-session", "-d", "-s", &session, "-x", "120", "-y", "40"])
-            .arg(command)
-            .env("NO_COLOR", "1")
+            .arg(format!("NO_COLOR=1 {command}"))
             .status()
             .expect("tmux starts")
             .success();
@@ -79,21 +80,30 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Whether the test can run: tmux is there (or its absence is allowed, and said).
+fn tmux_or_skip() -> bool {
+    if tmux_available() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("KAFKALAB_REQUIRE_TMUX").is_none(),
+        "KAFKALAB_REQUIRE_TMUX is set but tmux is not installed"
+    );
+    eprintln!("tmux is not installed: the end-to-end test is skipped");
+    false
+}
+
 #[test]
 fn a_learner_crashes_the_leader_from_the_menu_and_quits() {
-    if !tmux_available() {
-        assert!(
-            std::env::var_os("KAFKALAB_REQUIRE_TMUX").is_none(),
-            "KAFKALAB_REQUIRE_TMUX is set but tmux is not installed"
-        );
-        eprintln!("tmux is not installed: the end-to-end test is skipped");
+    if !tmux_or_skip() {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_kafkalab");
     // After the lab exits, the shell prints its exit code on the normal screen.
-    let tmux = Tmux::start(&format!(
-        "{bin} tui leader-failure --seed 1; echo \"lab exited with $?\"; sleep 60"
-    ));
+    let tmux = Tmux::start(
+        "crash",
+        &format!("{bin} tui leader-failure --seed 1; echo \"lab exited with $?\"; sleep 60"),
+    );
     tmux.wait_for("the run screen", |s| {
         s.contains("leader-failure seed 1") && s.contains("step 0")
     });
@@ -141,4 +151,76 @@ fn a_learner_crashes_the_leader_from_the_menu_and_quits() {
         !after.contains("Timeline") && !after.contains("Cluster"),
         "{after}"
     );
+}
+
+/// The log end offset the Partitions pane shows for `partition` (the line after its
+/// heading).
+fn leo_on_screen(screen: &str, partition: &str) -> i64 {
+    let mut lines = screen.lines();
+    lines
+        .find(|l| l.contains(&format!("{partition}  leader")))
+        .and_then(|_| lines.next())
+        .and_then(|l| l.split("LEO ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no LEO for {partition} on the screen:\n{screen}"))
+}
+
+#[test]
+fn lesson_1_by_keys_a_wrong_answer_then_the_right_one() {
+    if !tmux_or_skip() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_kafkalab");
+    let state = std::env::temp_dir().join(format!("kafkalab-e2e-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let tmux = Tmux::start(
+        "lesson",
+        &format!(
+            "XDG_STATE_HOME={} {bin} learn 1; echo \"lab exited with $?\"; sleep 60",
+            state.display()
+        ),
+    );
+    tmux.wait_for("lesson 1", |s| {
+        s.contains("Lesson 1: Topics, partitions and offsets") && s.contains("Step 1 of 6")
+    });
+    tmux.send(&["Enter"]);
+    let question = tmux.wait_for("the first prediction", |s| {
+        s.contains("Step 2 of 6 · predict") && s.contains("PREDICT · What is the offset")
+    });
+    // The last record of partition 0 sits at LEO - 1.
+    let leo = leo_on_screen(&question, "quickstart-events-0");
+
+    tmux.send(&["a"]);
+    tmux.wait_for("the answer box", |s| {
+        s.contains("your answer (a whole number)")
+    });
+    tmux.send(&[&(leo + 3).to_string(), "Enter"]);
+    tmux.wait_for("the wrong answer refused", |s| {
+        s.contains(&format!("✗ Not {}.", leo + 3))
+    });
+
+    tmux.send(&["a"]);
+    tmux.wait_for("the answer box again", |s| s.contains("your answer"));
+    tmux.send(&[&(leo - 1).to_string(), "Enter"]);
+    tmux.wait_for("the right answer", |s| {
+        s.contains("✓ Right. The log end offset")
+    });
+
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the next step", |s| s.contains("Step 3 of 6 · predict"));
+    tmux.send(&["q"]);
+    tmux.wait_for("the shell after quitting", |s| {
+        s.contains("lab exited with 0")
+    });
+
+    // Progress was saved where XDG says, and lesson 1 resumes at step 3.
+    let progress =
+        std::fs::read_to_string(state.join("kafkalab/progress.toml")).expect("the progress file");
+    assert!(
+        progress.contains("[lessons.topics-partitions-offsets]"),
+        "{progress}"
+    );
+    assert!(progress.contains("resume = 2"), "{progress}");
+    let _ = std::fs::remove_dir_all(&state);
 }

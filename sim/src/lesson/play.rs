@@ -8,17 +8,52 @@
 use super::query::{self, Value};
 use super::{Advance, AnswerKind, Checkpoint, Lesson, Predict, Template};
 use crate::Simulation;
-use crate::kernel::{At, SimTime};
-use crate::scenario::Scenario;
+use crate::kernel::At;
+use crate::scenario::{Action, Scenario};
 use std::sync::Arc;
 
+/// What a lesson plays on: the auto-player's bare [`Simulation`], or the lab's session (which
+/// can also step back and branch). Both step the same simulation one event at a time through
+/// these functions, so a lesson reaches the same states in the lab as under `--auto`.
+pub trait Player {
+    /// The run as it stands.
+    fn sim(&self) -> &Simulation;
+    /// Applies `action` at the current step (it takes effect with the next step).
+    fn act(&mut self, action: Action) -> Result<(), String>;
+    /// The time (µs) of the next step, or `None` when the scenario has ended.
+    fn next_time(&mut self) -> Option<u64>;
+    /// One step forward (only called after `next_time` said there is one).
+    fn step_once(&mut self);
+}
+
+impl Player for Simulation {
+    fn sim(&self) -> &Simulation {
+        self
+    }
+
+    fn act(&mut self, action: Action) -> Result<(), String> {
+        let step = self.world().steps();
+        self.schedule(At::Step(step), action.clone())
+            .map_err(|e| format!("{action:?}: {}", e.0))
+    }
+
+    fn next_time(&mut self) -> Option<u64> {
+        let end = self.end_time();
+        self.next_event_time()
+            .filter(|t| *t <= end)
+            .map(|t| t.as_micros())
+    }
+
+    fn step_once(&mut self) {
+        self.step();
+    }
+}
+
 /// Applies `templates` as actions at the run's current step.
-pub fn apply_actions(sim: &mut Simulation, templates: &[Template]) -> Result<(), String> {
+pub fn apply_actions(run: &mut impl Player, templates: &[Template]) -> Result<(), String> {
     for template in templates {
-        let action = template.resolve(sim)?;
-        let step = sim.world().steps();
-        sim.schedule(At::Step(step), action.clone())
-            .map_err(|e| format!("{action:?}: {}", e.0))?;
+        let action = template.resolve(run.sim())?;
+        run.act(action)?;
     }
     Ok(())
 }
@@ -26,42 +61,48 @@ pub fn apply_actions(sim: &mut Simulation, templates: &[Template]) -> Result<(),
 /// Steps until `condition` holds (checked after every step, and before the first) or
 /// `timeout_us` of simulated time pass. True if it held.
 pub fn run_until(
-    sim: &mut Simulation,
+    run: &mut impl Player,
     condition: &query::Expr,
     timeout_us: u64,
 ) -> Result<bool, String> {
-    let deadline = sim.world().now().as_micros().saturating_add(timeout_us);
+    let deadline = run
+        .sim()
+        .world()
+        .now()
+        .as_micros()
+        .saturating_add(timeout_us);
     loop {
-        if query::holds(condition, sim).map_err(|e| e.0)? {
+        if query::holds(condition, run.sim()).map_err(|e| e.0)? {
             return Ok(true);
         }
-        let next = sim.next_event_time();
-        if next.is_none_or(|t| t.as_micros() > deadline || t > sim.end_time()) {
+        if run.next_time().is_none_or(|t| t > deadline) {
             return Ok(false);
         }
-        sim.step();
+        run.step_once();
     }
 }
 
-/// Runs `us` of simulated time (not past the scenario's end).
-pub fn run_for(sim: &mut Simulation, us: u64) {
-    let until = SimTime::from_micros(sim.world().now().as_micros().saturating_add(us));
-    sim.run_until(until.min(sim.end_time()));
+/// Runs `us` of simulated time: every step due by then (not past the scenario's end).
+pub fn run_for(run: &mut impl Player, us: u64) {
+    let deadline = run.sim().world().now().as_micros().saturating_add(us);
+    while run.next_time().is_some_and(|t| t <= deadline) {
+        run.step_once();
+    }
 }
 
 /// Applies a step's actions and runs it to its checkpoint.
-pub fn enter_step(sim: &mut Simulation, lesson: &Lesson, index: usize) -> Result<(), String> {
+pub fn enter_step(run: &mut impl Player, lesson: &Lesson, index: usize) -> Result<(), String> {
     let step = &lesson.steps[index];
-    apply_actions(sim, &step.actions)?;
+    apply_actions(run, &step.actions)?;
     match &step.advance {
         Advance::Stay => {}
-        Advance::For(us) => run_for(sim, *us),
+        Advance::For(us) => run_for(run, *us),
         Advance::Until {
             text,
             condition,
             timeout_us,
         } => {
-            if !run_until(sim, condition, *timeout_us)? {
+            if !run_until(run, condition, *timeout_us)? {
                 return Err(format!(
                     "`until = \"{text}\"` did not hold within {}",
                     crate::kernel::format_duration(*timeout_us)
@@ -72,13 +113,27 @@ pub fn enter_step(sim: &mut Simulation, lesson: &Lesson, index: usize) -> Result
     Ok(())
 }
 
+/// Performs a task's solution and runs until its `until` holds. Err if it does not hold
+/// within the task's `within`.
+pub fn solve_task(run: &mut impl Player, task: &super::Task) -> Result<(), String> {
+    apply_actions(run, &task.solution)?;
+    if !run_until(run, &task.until, task.within_us)? {
+        return Err(format!(
+            "the solution did not make `{}` hold within {}",
+            task.until_text,
+            crate::kernel::format_duration(task.within_us)
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `input` (what the learner typed) is the right answer; `Err` when it cannot be read
 /// as an answer of this kind (say what to type instead).
 pub fn judge(predict: &Predict, answer: &Value, input: &str) -> Result<bool, String> {
     let input = input.trim();
+    // The message says what to type, never the answer.
     let number = |text: &str, what: &str| -> Result<i64, String> {
-        text.parse::<i64>()
-            .map_err(|_| format!("type {what}, e.g. `{answer}`"))
+        text.parse::<i64>().map_err(|_| format!("type {what}"))
     };
     let expected = match answer {
         Value::Int(n) => Some(*n),
@@ -189,56 +244,60 @@ pub struct StepOutcome {
     pub answered: Option<(String, String)>,
 }
 
-/// Plays `lesson` on `scenario` headless: each step's actions and run; each prediction
-/// answered from its query (after checking a wrong answer is refused); each task done by its
-/// solution, which must make `until` hold within `within`. The first step that cannot
-/// complete is an error naming it.
+/// Plays step `index` of `lesson` as the auto-player does: enters it, then answers its
+/// prediction from the query (after checking a wrong answer is refused) and runs on for
+/// `then`, or performs its task's solution. The lab uses it too, to resume a lesson at a
+/// later step. The error names what could not complete.
+pub fn complete_step(
+    run: &mut impl Player,
+    lesson: &Lesson,
+    index: usize,
+) -> Result<StepOutcome, String> {
+    let step = &lesson.steps[index];
+    enter_step(run, lesson, index)?;
+    let time_us = run.sim().world().now().as_micros();
+    let mut answered = None;
+    match &step.checkpoint {
+        Checkpoint::Observe => {}
+        Checkpoint::Predict(p) => {
+            let answer = expected_answer(p, run.sim())?;
+            let wrong = wrong_answer(p, &answer);
+            if judge(p, &answer, &wrong) != Ok(false) {
+                return Err(format!("the wrong answer `{wrong}` was not refused"));
+            }
+            let right = answer.to_string();
+            if judge(p, &answer, &right) != Ok(true) {
+                return Err(format!("the right answer `{right}` was refused"));
+            }
+            answered = Some((right, wrong));
+            run_for(run, p.then_us);
+        }
+        Checkpoint::Do(task) => {
+            if query::holds(&task.until, run.sim()).map_err(|e| e.0)? {
+                return Err(format!(
+                    "`until = \"{}\"` holds before the learner does anything",
+                    task.until_text
+                ));
+            }
+            solve_task(run, task)?;
+        }
+    }
+    Ok(StepOutcome {
+        title: step.title.clone(),
+        checkpoint: step.checkpoint.kind(),
+        time_us,
+        answered,
+    })
+}
+
+/// Plays `lesson` on `scenario` headless, step by step with [`complete_step`]. The first
+/// step that cannot complete is an error naming it.
 pub fn auto_play(lesson: &Lesson, scenario: Arc<Scenario>) -> Result<Vec<StepOutcome>, String> {
     let mut sim = Simulation::new(scenario, lesson.seed);
-    let mut outcomes = Vec::new();
-    for (i, step) in lesson.steps.iter().enumerate() {
-        let fail = |e: String| format!("step {} (`{}`): {e}", i + 1, step.title);
-        enter_step(&mut sim, lesson, i).map_err(fail)?;
-        let time_us = sim.world().now().as_micros();
-        let mut answered = None;
-        match &step.checkpoint {
-            Checkpoint::Observe => {}
-            Checkpoint::Predict(p) => {
-                let answer = expected_answer(p, &sim).map_err(fail)?;
-                let wrong = wrong_answer(p, &answer);
-                if judge(p, &answer, &wrong) != Ok(false) {
-                    return Err(fail(format!("the wrong answer `{wrong}` was not refused")));
-                }
-                let right = answer.to_string();
-                if judge(p, &answer, &right) != Ok(true) {
-                    return Err(fail(format!("the right answer `{right}` was refused")));
-                }
-                answered = Some((right, wrong));
-                run_for(&mut sim, p.then_us);
-            }
-            Checkpoint::Do(task) => {
-                if query::holds(&task.until, &sim).map_err(|e| fail(e.0))? {
-                    return Err(fail(format!(
-                        "`until = \"{}\"` holds before the learner does anything",
-                        task.until_text
-                    )));
-                }
-                apply_actions(&mut sim, &task.solution).map_err(fail)?;
-                if !run_until(&mut sim, &task.until, task.within_us).map_err(fail)? {
-                    return Err(fail(format!(
-                        "the solution did not make `{}` hold within {}",
-                        task.until_text,
-                        crate::kernel::format_duration(task.within_us)
-                    )));
-                }
-            }
-        }
-        outcomes.push(StepOutcome {
-            title: step.title.clone(),
-            checkpoint: step.checkpoint.kind(),
-            time_us,
-            answered,
-        });
-    }
-    Ok(outcomes)
+    (0..lesson.steps.len())
+        .map(|i| {
+            complete_step(&mut sim, lesson, i)
+                .map_err(|e| format!("step {} (`{}`): {e}", i + 1, lesson.steps[i].title))
+        })
+        .collect()
 }

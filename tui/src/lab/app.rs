@@ -1,12 +1,15 @@
 //! The lab's model and `update`: what is on screen and how keys change it (Elm-style; the
 //! view in [`super::view`] only reads the model).
 
+use super::lesson::LessonRun;
 use super::menu::{self, Choice, Fault};
+use super::progress::Progress;
 use super::session::Session;
 use super::view::{self, RunAreas};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
+use kafkalab_sim::lesson::Lesson;
 use kafkalab_sim::scenario::{self, Action, Scenario};
 use ratatui::layout::{Position, Rect};
 use std::path::{Path, PathBuf};
@@ -25,21 +28,42 @@ pub enum Msg {
     Tick,
 }
 
-/// The built-in scenarios, as the home screen lists them.
+/// A line of the home screen: a lesson of the course or a built-in scenario.
+#[derive(Clone, Debug)]
+pub enum HomeEntry {
+    Lesson(Arc<Lesson>),
+    /// A scenario's name and what it shows.
+    Scenario(String, String),
+}
+
+/// The course and the built-in scenarios, as the home screen lists them.
 #[derive(Clone, Debug)]
 pub struct Home {
-    pub entries: Vec<(String, String)>,
+    pub entries: Vec<HomeEntry>,
     pub selected: usize,
-    /// An error to show (a scenario that failed to load).
+    /// An error to show (a lesson or scenario that failed to load).
     pub error: Option<String>,
 }
 
 impl Home {
     pub fn new() -> Self {
+        let (lessons, error) = match crate::lessons::catalogue() {
+            Ok(lessons) => (lessons, None),
+            Err((_, e)) => (Vec::new(), Some(e)),
+        };
+        let mut entries: Vec<HomeEntry> = lessons
+            .into_iter()
+            .map(|l| HomeEntry::Lesson(Arc::new(l)))
+            .collect();
+        entries.extend(
+            crate::scenarios::scenario_list()
+                .into_iter()
+                .map(|(name, what)| HomeEntry::Scenario(name, what)),
+        );
         Home {
-            entries: crate::scenarios::scenario_list(),
+            entries,
             selected: 0,
-            error: None,
+            error,
         }
     }
 }
@@ -53,6 +77,8 @@ impl Default for Home {
 /// The panes of the run screen, in `tab` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pane {
+    /// Only while a lesson is open.
+    Lesson,
     Cluster,
     Partitions,
     Network,
@@ -61,7 +87,8 @@ pub enum Pane {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 5] = [
+    pub const ALL: [Pane; 6] = [
+        Pane::Lesson,
         Pane::Cluster,
         Pane::Partitions,
         Pane::Network,
@@ -71,6 +98,7 @@ impl Pane {
 
     pub fn title(self) -> &'static str {
         match self {
+            Pane::Lesson => "Lesson",
             Pane::Cluster => "Cluster",
             Pane::Partitions => "Partitions",
             Pane::Network => "Network",
@@ -87,6 +115,8 @@ pub enum InputFor {
     ProduceCount(Action),
     /// Where `s` saves the session.
     SavePath,
+    /// The learner's answer to the lesson step's question.
+    Answer,
 }
 
 /// A popup over the run screen; it takes every key until it closes.
@@ -141,13 +171,15 @@ pub struct RunView {
     pub speed: usize,
     pub focus: Pane,
     /// Scroll offset of each pane, by `Pane::ALL` index (the event log follows its selection).
-    pub scroll: [usize; 5],
+    pub scroll: [usize; 6],
     /// The selected entry of the event log (an index into the story); `None` follows the
     /// newest.
     pub selected_event: Option<usize>,
     pub popup: Option<Popup>,
     /// The outcome of the learner's last action or save, shown in the footer.
     pub status: Option<String>,
+    /// The lesson being played on this run, if any.
+    pub lesson: Option<LessonRun>,
 }
 
 impl RunView {
@@ -157,11 +189,34 @@ impl RunView {
             playing: false,
             speed: 2,
             focus: Pane::Partitions,
-            scroll: [0; 5],
+            scroll: [0; 6],
             selected_event: None,
             popup: None,
             status: None,
+            lesson: None,
         }
+    }
+
+    /// `lesson` on `scenario`, at step `resume` (earlier steps played as `--auto` plays
+    /// them).
+    pub fn with_lesson(
+        lesson: Arc<Lesson>,
+        scenario: Arc<Scenario>,
+        progress: super::progress::LessonProgress,
+        resume: usize,
+    ) -> Self {
+        let mut run = RunView::new(scenario, lesson.seed);
+        run.lesson = Some(LessonRun::open(lesson, &mut run.session, progress, resume));
+        run.focus = Pane::Lesson;
+        run
+    }
+
+    /// The panes `tab` moves through: the lesson pane only with a lesson.
+    fn panes(&self) -> Vec<Pane> {
+        Pane::ALL
+            .into_iter()
+            .filter(|p| *p != Pane::Lesson || self.lesson.is_some())
+            .collect()
     }
 
     /// How many events the story has told so far.
@@ -208,7 +263,14 @@ impl RunView {
             Ok(()) => {
                 // Apply it now (it is the next step), so the screen shows it done.
                 self.session.forward();
-                format!("{what} at step {step}: press n or space to see what Kafka does")
+                match &mut self.lesson {
+                    // During a task the run goes on until the move completes it (or not).
+                    Some(lesson) if !lesson.complete() => {
+                        lesson.after_move(&mut self.session);
+                        format!("{what} at step {step}")
+                    }
+                    _ => format!("{what} at step {step}: press n or space to see what Kafka does"),
+                }
             }
             Err(e) => format!("refused: {}", e.0),
         });
@@ -349,6 +411,11 @@ impl RunView {
     fn finish_input(&mut self, purpose: InputFor, text: &str) {
         match purpose {
             InputFor::SavePath => self.save(text),
+            InputFor::Answer => {
+                if let Some(lesson) = &mut self.lesson {
+                    lesson.answer(&mut self.session, text);
+                }
+            }
             InputFor::ProduceCount(Action::Produce { producer, .. }) => {
                 match text.trim().parse::<u64>() {
                     Ok(count) if count > 0 => self.apply(Action::Produce { producer, count }),
@@ -415,6 +482,58 @@ impl RunView {
         Pane::ALL.iter().position(|p| *p == self.focus).unwrap_or(0)
     }
 
+    /// A lesson's own keys; false when `key` is not one (or there is no lesson).
+    fn lesson_key(&mut self, key: KeyEvent) -> bool {
+        let Some(lesson) = &mut self.lesson else {
+            return false;
+        };
+        let session = &mut self.session;
+        match key.code {
+            KeyCode::Char('a') => match &lesson.state {
+                super::lesson::StepState::Predict { answered: None, .. } => {
+                    self.popup = Some(Popup::Input {
+                        purpose: InputFor::Answer,
+                        prompt: lesson.answer_prompt(),
+                        text: String::new(),
+                    });
+                }
+                _ => self.status = Some("no question to answer at this step".to_string()),
+            },
+            KeyCode::Enter if self.focus != Pane::Events => {
+                if matches!(
+                    lesson.state,
+                    super::lesson::StepState::Predict { answered: None, .. }
+                ) {
+                    self.popup = Some(Popup::Input {
+                        purpose: InputFor::Answer,
+                        prompt: lesson.answer_prompt(),
+                        text: String::new(),
+                    });
+                } else {
+                    self.status = lesson.next(session).err();
+                }
+            }
+            KeyCode::Char('>') => self.status = lesson.next(session).err(),
+            KeyCode::Char('<') => {
+                lesson.back(session);
+                self.status = Some(format!(
+                    "back to the start of step {}: the run rewound to where it began",
+                    lesson.index + 1
+                ));
+            }
+            KeyCode::Char('r') => {
+                lesson.retry(session);
+                self.status = Some(format!("step {} again, from its start", lesson.index + 1));
+            }
+            KeyCode::Char('v') => lesson.reveal(session),
+            _ => return false,
+        }
+        self.playing = false;
+        self.scroll[0] = 0;
+        self.selected_event = None;
+        true
+    }
+
     /// The steps just after each notable event (an election, a fault, a rebalance, ...) so
     /// far: the story the checker tells, which is what a learner wants to see happen.
     fn notable_steps(&self) -> impl DoubleEndedIterator<Item = u64> + '_ {
@@ -438,6 +557,9 @@ impl RunView {
     }
 
     fn update(&mut self, key: KeyEvent) {
+        if self.lesson_key(key) {
+            return;
+        }
         match key.code {
             KeyCode::Char(' ') => self.playing = !self.playing,
             KeyCode::Char('+') | KeyCode::Char('=') => {
@@ -478,12 +600,15 @@ impl RunView {
                 let step = self.previous_notable().unwrap_or(0);
                 self.session.goto(step);
             }
-            KeyCode::Tab => {
-                self.focus = Pane::ALL[(self.focus_index() + 1) % Pane::ALL.len()];
-            }
-            KeyCode::BackTab => {
-                self.focus =
-                    Pane::ALL[(self.focus_index() + Pane::ALL.len() - 1) % Pane::ALL.len()];
+            KeyCode::Tab | KeyCode::BackTab => {
+                let panes = self.panes();
+                let at = panes.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let by = if key.code == KeyCode::Tab {
+                    1
+                } else {
+                    panes.len() - 1
+                };
+                self.focus = panes[(at + by) % panes.len()];
             }
             KeyCode::Char('j') | KeyCode::Down if self.focus == Pane::Events => {
                 self.move_event_selection(1);
@@ -526,6 +651,14 @@ impl RunView {
                 break;
             }
         }
+        self.check_lesson();
+    }
+
+    /// A task the run has now completed (the learner stepped or played into it) is done.
+    fn check_lesson(&mut self) {
+        if let Some(lesson) = &mut self.lesson {
+            lesson.check(&self.session);
+        }
     }
 }
 
@@ -546,6 +679,10 @@ pub struct App {
     pub no_color: bool,
     /// The terminal's size, from the last resize: where a mouse click lands.
     pub size: (u16, u16),
+    /// The learner's progress through the course, and the file it is kept in (`None`: kept
+    /// in memory only, as in tests).
+    pub progress: Progress,
+    pub progress_file: Option<PathBuf>,
 }
 
 impl App {
@@ -557,6 +694,65 @@ impl App {
             quit: false,
             no_color,
             size: (0, 0),
+            progress: Progress::default(),
+            progress_file: None,
+        }
+    }
+
+    /// Keeps progress in `file` (read now, written as steps complete). A file that cannot
+    /// be read is reported on the home screen and progress starts from nothing.
+    pub fn with_progress_file(mut self, file: Option<PathBuf>) -> Self {
+        if let Some(path) = &file {
+            match Progress::load(path) {
+                Ok(p) => self.progress = p,
+                Err(e) => {
+                    if let Screen::Home(home) = &mut self.screen {
+                        home.error = Some(e);
+                    }
+                }
+            }
+        }
+        self.progress_file = file;
+        self
+    }
+
+    /// A lesson opened directly (`kafkalab learn <N|NAME>`), resumed where the learner left
+    /// it (from the start if they finished it). Call after `with_progress_file`.
+    pub fn learn(mut self, lesson: Arc<Lesson>, scenario: Arc<Scenario>) -> Self {
+        self.screen = Screen::Run(Box::new(self.open_lesson(lesson, scenario)));
+        self.save_progress();
+        self
+    }
+
+    fn open_lesson(&self, lesson: Arc<Lesson>, scenario: Arc<Scenario>) -> RunView {
+        let progress = self.progress.lesson(&lesson.name);
+        let resume = if progress.finished(lesson.steps.len()) {
+            0
+        } else {
+            progress.resume
+        };
+        RunView::with_lesson(lesson, scenario, progress, resume)
+    }
+
+    /// Writes the open lesson's progress if it changed (a failure shows in the footer).
+    fn save_progress(&mut self) {
+        let Screen::Run(run) = &mut self.screen else {
+            return;
+        };
+        let Some(lesson) = &mut run.lesson else {
+            return;
+        };
+        if !lesson.dirty {
+            return;
+        }
+        lesson.dirty = false;
+        self.progress
+            .lessons
+            .insert(lesson.lesson.name.clone(), lesson.progress.clone());
+        if let Some(path) = &self.progress_file
+            && let Err(e) = self.progress.save(path)
+        {
+            run.status = Some(e);
         }
     }
 
@@ -568,6 +764,8 @@ impl App {
             quit: false,
             no_color,
             size: (0, 0),
+            progress: Progress::default(),
+            progress_file: None,
         }
     }
 
@@ -583,6 +781,7 @@ impl App {
                 }
             }
         }
+        self.save_progress();
     }
 
     fn key(&mut self, key: KeyEvent) {
@@ -623,17 +822,26 @@ impl App {
                     home.selected = (home.selected + 1).min(home.entries.len().saturating_sub(1));
                 }
                 KeyCode::Char('k') | KeyCode::Up => home.selected = home.selected.saturating_sub(1),
-                KeyCode::Enter => {
-                    let name = home.entries.get(home.selected).map(|(n, _)| n.as_str());
-                    match name.map(scenario::load_builtin) {
-                        Some(Some(Ok(s))) => {
+                KeyCode::Enter => match home.entries.get(home.selected).cloned() {
+                    Some(HomeEntry::Lesson(lesson)) => {
+                        match crate::lessons::scenario(&lesson, None) {
+                            Ok(s) => {
+                                let run = self.open_lesson(lesson, Arc::new(s));
+                                self.screen = Screen::Run(Box::new(run));
+                            }
+                            Err((_, e)) => home.error = Some(e),
+                        }
+                    }
+                    Some(HomeEntry::Scenario(name, _)) => match scenario::load_builtin(&name) {
+                        Some(Ok(s)) => {
                             let seed = s.default_seed;
                             self.screen = Screen::Run(Box::new(RunView::new(Arc::new(s), seed)));
                         }
-                        Some(Some(Err(e))) => home.error = Some(e.to_string()),
-                        _ => {}
-                    }
-                }
+                        Some(Err(e)) => home.error = Some(e.to_string()),
+                        None => {}
+                    },
+                    None => {}
+                },
                 _ => {}
             },
             Screen::Run(run) => {
@@ -642,10 +850,24 @@ impl App {
                     return;
                 }
                 if key.code == KeyCode::Char('h') && !run.playing {
-                    self.screen = Screen::Home(Home::new());
+                    let mut home = Home::new();
+                    // Back on the lesson or scenario just left.
+                    home.selected = home
+                        .entries
+                        .iter()
+                        .position(|e| match (e, &run.lesson) {
+                            (HomeEntry::Lesson(l), Some(open)) => l.name == open.lesson.name,
+                            (HomeEntry::Scenario(name, _), None) => {
+                                *name == run.session.scenario().name
+                            }
+                            _ => false,
+                        })
+                        .unwrap_or(0);
+                    self.screen = Screen::Home(home);
                     return;
                 }
                 run.update(key);
+                run.check_lesson();
             }
         }
     }
@@ -673,7 +895,7 @@ impl App {
             MouseEventKind::ScrollDown => run.scroll[i] = run.scroll[i].saturating_add(1),
             MouseEventKind::ScrollUp => run.scroll[i] = run.scroll[i].saturating_sub(1),
             MouseEventKind::Down(MouseButton::Left) if !self.help && view::fits(screen) => {
-                run.click(&RunAreas::new(screen), at);
+                run.click(&RunAreas::new(screen, run.lesson.is_some()), at);
             }
             _ => {}
         }

@@ -10,7 +10,10 @@
 //! pure function of the scenario, the seed and the learner's commands.
 
 pub mod app;
+pub mod lesson;
+pub mod markdown;
 pub mod menu;
+pub mod progress;
 pub mod save;
 pub mod session;
 pub mod view;

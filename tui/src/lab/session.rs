@@ -14,6 +14,7 @@
 
 use kafkalab_sim::Simulation;
 use kafkalab_sim::kernel::At;
+use kafkalab_sim::lesson::play::Player;
 use kafkalab_sim::scenario::{Action, Scenario};
 use kafkalab_sim::simulation::ActionError;
 use std::collections::BTreeMap;
@@ -208,23 +209,55 @@ impl Session {
         self.commands.push(UserCommand { step, action });
         self.current = probe;
         self.scheduled = self.commands.len();
-        // A snapshot at this very step predates the command: this state replaces it.
-        if self.snapshots.contains_key(&step) {
-            self.snapshots.insert(
-                step,
-                Snapshot {
-                    sim: self.current.clone(),
-                    scheduled: self.scheduled,
-                },
-            );
-        }
+        // A snapshot at this very step predates the command and stays as it is: restoring
+        // it schedules the command again (and `rewind` may still need it without).
         self.horizon = step;
         Ok(())
+    }
+
+    /// Goes back to step `step` and forgets every command given at or after it: the run as
+    /// it was when the learner first reached that step (a lesson's "back to the step's
+    /// start"). Snapshots that carry a forgotten command go too.
+    pub fn rewind(&mut self, step: u64) {
+        self.commands.retain(|c| c.step < step);
+        let keep = self.commands.len();
+        self.snapshots.retain(|_, s| s.scheduled <= keep);
+        self.restore(step);
+        while self.step() < step {
+            if !self.forward() {
+                break;
+            }
+        }
+        self.horizon = self.step();
     }
 
     /// How many snapshots are kept (for tests and the benchmark).
     pub fn snapshot_count(&self) -> usize {
         self.snapshots.len()
+    }
+}
+
+/// A lesson plays on the session as the auto-player plays on a bare simulation: the same
+/// steps, so the lab reaches the states `--auto` checked. Its actions are the learner's
+/// commands (saved with the session, undone by stepping back past them).
+impl Player for Session {
+    fn sim(&self) -> &Simulation {
+        &self.current
+    }
+
+    fn act(&mut self, action: Action) -> Result<(), String> {
+        self.apply(action).map_err(|e| e.0)
+    }
+
+    fn next_time(&mut self) -> Option<u64> {
+        if self.at_end() {
+            return None;
+        }
+        self.current.next_event_time().map(|t| t.as_micros())
+    }
+
+    fn step_once(&mut self) {
+        self.forward();
     }
 }
 

@@ -4,7 +4,10 @@
 //! and colour only repeats it, so the screen reads the same with `NO_COLOR` or no colour
 //! vision.
 
-use super::app::{App, Home, Pane, Popup, RunView, SPEEDS, Screen};
+use super::app::{App, Home, HomeEntry, Pane, Popup, RunView, SPEEDS, Screen};
+use super::lesson::{Feedback, LessonRun, StepState};
+use super::markdown;
+use super::progress::Progress;
 use kafkalab_sim::kernel::NodeStatus;
 use kafkalab_sim::node::KafkaNode;
 use ratatui::buffer::Buffer;
@@ -33,6 +36,17 @@ pub const KEYS: &[(&str, &str)] = &[
         "break something: crash, pause, cut, drop, add a consumer",
     ),
     ("s", "save the session as a scenario file to replay"),
+    (
+        "enter",
+        "lesson: answer the question, or go on to the next step",
+    ),
+    ("a", "lesson: answer the step's question"),
+    (
+        "> / <",
+        "lesson: next step / back to the previous step's start",
+    ),
+    ("r", "lesson: this step again, from its start"),
+    ("v", "lesson: show the answer, or do the task for me"),
     ("tab / shift-tab", "next / previous pane"),
     (
         "j / k / ↓ / ↑",
@@ -86,6 +100,8 @@ pub fn fits(area: Rect) -> bool {
 pub struct RunAreas {
     pub screen: Rect,
     pub header: Rect,
+    /// Empty without a lesson.
+    pub lesson: Rect,
     pub cluster: Rect,
     pub groups: Rect,
     pub partitions: Rect,
@@ -96,25 +112,46 @@ pub struct RunAreas {
 }
 
 impl RunAreas {
-    pub fn new(screen: Rect) -> Self {
+    /// The layout of `screen`; `lesson` puts a lesson pane on the left, beside the cluster.
+    pub fn new(screen: Rect, lesson: bool) -> Self {
         let [header, body, events, timeline, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(10),
-            Constraint::Length(8),
+            Constraint::Length(if lesson { 6 } else { 8 }),
             Constraint::Length(3),
             Constraint::Length(1),
         ])
         .areas(screen);
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
-                .areas(body);
-        let [cluster, groups] =
-            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(left);
-        let [partitions, network] =
-            Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)]).areas(right);
+        let (lesson, cluster, groups, partitions, network) = if lesson {
+            let [lesson, right] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(body);
+            let [partitions, groups, bottom] = Layout::vertical([
+                Constraint::Percentage(48),
+                Constraint::Percentage(26),
+                Constraint::Percentage(26),
+            ])
+            .areas(right);
+            let [cluster, network] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(bottom);
+            (lesson, cluster, groups, partitions, network)
+        } else {
+            let [left, right] =
+                Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)])
+                    .areas(body);
+            let [cluster, groups] =
+                Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+                    .areas(left);
+            let [partitions, network] =
+                Layout::vertical([Constraint::Percentage(65), Constraint::Percentage(35)])
+                    .areas(right);
+            (Rect::default(), cluster, groups, partitions, network)
+        };
         RunAreas {
             screen,
             header,
+            lesson,
             cluster,
             groups,
             partitions,
@@ -127,6 +164,7 @@ impl RunAreas {
 
     pub fn pane(&self, pane: Pane) -> Rect {
         match pane {
+            Pane::Lesson => self.lesson,
             Pane::Cluster => self.cluster,
             Pane::Partitions => self.partitions,
             Pane::Network => self.network,
@@ -194,7 +232,7 @@ impl Widget for &App {
             return;
         }
         match &self.screen {
-            Screen::Home(home) => render_home(home, &theme, area, buf),
+            Screen::Home(home) => render_home(home, &self.progress, &theme, area, buf),
             Screen::Run(run) => render_run(run, &theme, area, buf),
         }
         if self.help {
@@ -203,7 +241,20 @@ impl Widget for &App {
     }
 }
 
-fn render_home(home: &Home, theme: &Theme, area: Rect, buf: &mut Buffer) {
+/// A lesson's mark on the home screen: done, how far, or new.
+fn progress_mark(progress: &Progress, lesson: &kafkalab_sim::lesson::Lesson) -> String {
+    let p = progress.lesson(&lesson.name);
+    let steps = lesson.steps.len();
+    if p.finished(steps) {
+        "✓ done".to_string()
+    } else if p.completed.is_empty() {
+        String::new()
+    } else {
+        format!("{}/{steps} steps", p.completed.len())
+    }
+}
+
+fn render_home(home: &Home, progress: &Progress, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let [title, list, footer] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Min(1),
@@ -212,30 +263,71 @@ fn render_home(home: &Home, theme: &Theme, area: Rect, buf: &mut Buffer) {
     .areas(area);
     Paragraph::new(vec![
         Line::styled("Kafka Lab", theme.bold()),
-        Line::raw("A simulated Kafka cluster to watch, step, rewind and break. Pick a scenario."),
+        Line::raw(
+            "A simulated Kafka cluster to watch, step, rewind and break. Take a lesson, or \
+             open a scenario.",
+        ),
     ])
     .render(title, buf);
-    let width = home.entries.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    let visible = list.height.saturating_sub(2) as usize;
-    let first = home.selected.saturating_sub(visible.saturating_sub(1));
-    let lines: Vec<Line> = home
+    let width = home
         .entries
         .iter()
-        .enumerate()
+        .map(|e| match e {
+            HomeEntry::Lesson(l) => l.title.chars().count() + 4,
+            HomeEntry::Scenario(n, _) => n.len(),
+        })
+        .max()
+        .unwrap_or(0);
+    // Rows with the entry each shows (section headings show none).
+    let mut rows: Vec<(Line, Option<usize>)> = Vec::new();
+    let mut section = "";
+    for (i, entry) in home.entries.iter().enumerate() {
+        let selected = i == home.selected;
+        let marker = if selected { "> " } else { "  " };
+        let style = theme.focus(selected);
+        let (heading, line) = match entry {
+            HomeEntry::Lesson(l) => (
+                "Lessons — the course, in order",
+                Line::from(vec![
+                    Span::styled(
+                        format!("{marker}{:>2}  {:<w$}", l.number, l.title, w = width - 4),
+                        style,
+                    ),
+                    Span::raw(format!("  {:>2} min  ", l.minutes)),
+                    Span::styled(progress_mark(progress, l), theme.fg(Color::Green)),
+                ]),
+            ),
+            HomeEntry::Scenario(name, description) => (
+                "Scenarios — open one to watch and break it",
+                Line::from(vec![
+                    Span::styled(format!("{marker}{name:<width$}  "), style),
+                    Span::raw(description.clone()),
+                ]),
+            ),
+        };
+        if heading != section {
+            if !section.is_empty() {
+                rows.push((Line::raw(""), None));
+            }
+            rows.push((Line::styled(heading, theme.bold()), None));
+            section = heading;
+        }
+        rows.push((line, Some(i)));
+    }
+    let visible = list.height.saturating_sub(2) as usize;
+    let at = rows
+        .iter()
+        .position(|(_, i)| *i == Some(home.selected))
+        .unwrap_or(0);
+    let first = at.saturating_sub(visible.saturating_sub(1));
+    let lines: Vec<Line> = rows
+        .into_iter()
         .skip(first)
         .take(visible)
-        .map(|(i, (name, description))| {
-            let selected = i == home.selected;
-            let marker = if selected { "> " } else { "  " };
-            let style = theme.focus(selected);
-            Line::from(vec![
-                Span::styled(format!("{marker}{name:<width$}  "), style),
-                Span::raw(description.clone()),
-            ])
-        })
+        .map(|(l, _)| l)
         .collect();
     Paragraph::new(lines)
-        .block(Block::default().borders(Borders::ALL).title(" Scenarios "))
+        .block(Block::default().borders(Borders::ALL))
         .render(list, buf);
     let hint = match &home.error {
         Some(e) => format!("error: {e}"),
@@ -245,8 +337,11 @@ fn render_home(home: &Home, theme: &Theme, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_run(run: &RunView, theme: &Theme, area: Rect, buf: &mut Buffer) {
-    let areas = RunAreas::new(area);
+    let areas = RunAreas::new(area, run.lesson.is_some());
     render_header(run, theme, areas.header, buf);
+    if let Some(lesson) = &run.lesson {
+        render_lesson(run, lesson, theme, areas.lesson, buf);
+    }
     let panes = [
         (Pane::Cluster, cluster_lines(run, theme)),
         (Pane::Groups, group_lines(run)),
@@ -276,9 +371,13 @@ fn render_run(run: &RunView, theme: &Theme, area: Rect, buf: &mut Buffer) {
         buf,
     );
     render_timeline(run, theme, areas.timeline, buf);
-    let footer = match &run.status {
-        Some(status) => Line::styled(status.clone(), theme.bold()),
-        None => Line::raw(
+    let footer = match (&run.status, &run.lesson) {
+        (Some(status), _) => Line::styled(status.clone(), theme.bold()),
+        (None, Some(_)) => Line::raw(
+            "enter answer/next · a answer · >/< step · r retry · v show me · x act · n/N run · \
+             ? help · q quit",
+        ),
+        (None, None) => Line::raw(
             "space play · n/N step · ]/[ event · x break · s save · tab pane · ? help · q quit",
         ),
     };
@@ -676,4 +775,159 @@ fn render_help(theme: &Theme, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines)
         .block(Block::default().borders(Borders::ALL).title(" Keys "))
         .render(popup, buf);
+}
+
+/// The lesson pane: where the learner is in the lesson, the step's prose (scrolls), and its
+/// checkpoint, always in view at the bottom.
+fn render_lesson(run: &RunView, lesson: &LessonRun, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let focused = run.focus == Pane::Lesson;
+    let l = &lesson.lesson;
+    let title = format!(
+        " Lesson {}: {}{} ",
+        l.number,
+        l.title,
+        if focused { " (focused)" } else { "" }
+    );
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focus(focused))
+        .title(title);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.width < 4 || inner.height < 4 {
+        return;
+    }
+    let styles = markdown::Styles {
+        no_color: theme.no_color,
+    };
+    let width = inner.width.saturating_sub(1);
+    let checkpoint = checkpoint_lines(lesson, theme, width);
+    let height = (checkpoint.len() as u16 + 1).min(inner.height / 2 + 1);
+    let [prose_area, checkpoint_area] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(height)]).areas(inner);
+
+    let step = lesson.step();
+    let marks: String = (0..l.steps.len())
+        .map(|i| {
+            if i == lesson.index {
+                '▶'
+            } else if lesson.progress.completed.contains(&i) {
+                '✓'
+            } else {
+                '·'
+            }
+        })
+        .flat_map(|c| [c, ' '])
+        .collect();
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "Step {} of {} · {}",
+                lesson.index + 1,
+                l.steps.len(),
+                step.checkpoint.kind()
+            ),
+            theme.bold(),
+        ),
+        Line::raw(format!("{}  (~{} min)", marks.trim_end(), l.minutes)),
+        Line::raw(""),
+    ];
+    let mut text = String::new();
+    if lesson.index == 0 && !l.intro.trim().is_empty() {
+        text += l.intro.trim();
+        text += "\n\n";
+    }
+    text += &format!("## {}\n\n{}", step.title, step.prose.trim());
+    lines.extend(markdown::render(&text, width, styles));
+    let index = Pane::ALL
+        .iter()
+        .position(|p| *p == Pane::Lesson)
+        .unwrap_or(0);
+    let max_scroll = lines.len().saturating_sub(prose_area.height as usize);
+    let scroll = run.scroll[index].min(max_scroll);
+    let more = if scroll < max_scroll {
+        " ↓ more (j)"
+    } else {
+        ""
+    };
+    Paragraph::new(lines)
+        .scroll((scroll as u16, 0))
+        .render(prose_area, buf);
+    let mut checkpoint = checkpoint;
+    checkpoint.insert(
+        0,
+        Line::styled(
+            format!("{:─<w$}", format!("─{more}"), w = usize::from(inner.width)),
+            theme.fg(Color::DarkGray),
+        ),
+    );
+    Paragraph::new(checkpoint).render(checkpoint_area, buf);
+}
+
+/// The step's checkpoint: the question, the task or "read on", and the learner's last
+/// feedback, wrapped to `width`.
+fn checkpoint_lines(lesson: &LessonRun, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    use kafkalab_sim::lesson::Checkpoint;
+    let styles = markdown::Styles {
+        no_color: theme.no_color,
+    };
+    let mut md = String::new();
+    let next = if lesson.is_last() {
+        "This is the lesson's last step: **h** for the home screen and the next lesson."
+    } else {
+        "Press **enter** (or **>**) for the next step."
+    };
+    match (&lesson.step().checkpoint, &lesson.state) {
+        (_, StepState::Stuck(e)) => {
+            md += &format!(
+                "**This step could not start:** {e}\n\n**r** plays it again from its start; \
+                 **<** goes back a step."
+            );
+        }
+        (_, StepState::Observe) => {
+            md += &format!(
+                "**OBSERVE** · look around: **n** steps the run, **space** plays it.\n\n{next}"
+            );
+        }
+        (Checkpoint::Predict(p), StepState::Predict { answered, .. }) => {
+            md += &format!("**PREDICT** · {}\n", p.question);
+            for (i, choice) in p.choices.iter().enumerate() {
+                md += &format!("\n{}. {choice}", i + 1);
+            }
+            if answered.is_none() {
+                md += "\n\n**a** (or **enter**) to answer · **v** shows the answer";
+            }
+        }
+        (Checkpoint::Do(t), StepState::Do { done }) => {
+            md += &format!("**DO** · {}\n", t.task);
+            if !done {
+                md += "\n**x** to act · **v** does it for you · **r** starts the step again";
+            }
+        }
+        _ => {}
+    }
+    let mut lines = markdown::render(&md, width, styles);
+    let feedback = match &lesson.feedback {
+        Some(Feedback::Success(text)) => Some((
+            format!("✓ {text}"),
+            theme.fg(Color::Green).add_modifier(Modifier::BOLD),
+        )),
+        Some(Feedback::Miss(text)) => Some((
+            format!("✗ {text}"),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )),
+        Some(Feedback::Note(text)) => Some((format!("! {text}"), theme.fg(Color::Yellow))),
+        None => None,
+    };
+    if let Some((text, style)) = feedback {
+        lines.push(Line::raw(""));
+        for mut line in markdown::render(&text, width, styles) {
+            line = line.patch_style(style);
+            lines.push(line);
+        }
+        if lesson.complete() && !lesson.finished {
+            lines.extend(markdown::render(next, width, styles));
+        }
+    }
+    lines
 }
