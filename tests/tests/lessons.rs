@@ -124,3 +124,22 @@ within = "2s"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn learn_without_auto_needs_a_terminal_and_says_how_to_play_headless() {
+    // The tests have no terminal: the lab cannot open, and the error says what to run.
+    let (code, _, err) = cli(&["learn", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the lab needs a terminal") && err.contains("kafkalab learn 2 --auto"),
+        "{err}"
+    );
+    // The lesson is found before that: a wrong one is named as such.
+    let (code, _, err) = cli(&["learn", "no-such-lesson"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown lesson `no-such-lesson`"), "{err}");
+    // --auto plays a lesson: it needs one.
+    let (code, _, err) = cli(&["learn", "--auto"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("<LESSON>"), "{err}");
+}

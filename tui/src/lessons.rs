@@ -73,7 +73,7 @@ pub fn list(json: bool, out: &mut dyn Write) -> CmdResult {
             e.number, e.name, e.title, e.minutes, e.steps
         );
     }
-    text += "\nPlay one headless: kafkalab learn 1 --auto\n";
+    text += "\nTake one in the lab: kafkalab learn 1    (headless: kafkalab learn 1 --auto)\n";
     out.write_all(text.as_bytes()).map_err(io_error)?;
     Ok(exit::OK)
 }

@@ -267,7 +267,11 @@ impl RunView {
                     // During a task the run goes on until the move completes it (or not).
                     Some(lesson) if !lesson.complete() => {
                         lesson.after_move(&mut self.session);
-                        format!("{what} at step {step}")
+                        if lesson.complete() {
+                            format!("{what} at step {step}")
+                        } else {
+                            format!("{what} at step {step}: n or space runs on")
+                        }
                     }
                     _ => format!("{what} at step {step}: press n or space to see what Kafka does"),
                 }

@@ -263,8 +263,10 @@ impl LessonRun {
         }
     }
 
-    /// After the learner acted (the fault menu) during a task: run until the task is done
-    /// (for at most its `within`), or give the hint.
+    /// After the learner acted (the fault menu) during a task: if the run, left to itself,
+    /// completes the task within its `within`, run it there; if not, give the hint and leave
+    /// the run where it is, so a task of several moves (crash two brokers) can go on. Which
+    /// it is comes from running ahead on a copy, as a prediction's answer does.
     pub fn after_move(&mut self, session: &mut Session) {
         let (Checkpoint::Do(task), StepState::Do { done: false }) =
             (&self.step().checkpoint, &self.state)
@@ -272,8 +274,13 @@ impl LessonRun {
             return;
         };
         let (until, within, hint) = (task.until.clone(), task.within_us, task.hint.clone());
-        match play::run_until(session, &until, within) {
-            Ok(true) => self.finish_task(),
+        let mut ahead = session.sim().clone();
+        match play::run_until(&mut ahead, &until, within) {
+            Ok(true) => match play::run_until(session, &until, within) {
+                Ok(true) => self.finish_task(),
+                // The session steps as the copy did; this is only a safeguard.
+                Ok(false) | Err(_) => self.check(session),
+            },
             Ok(false) => {
                 self.misses += 1;
                 self.feedback = Some(Feedback::Miss(format!(

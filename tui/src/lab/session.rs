@@ -343,4 +343,37 @@ mod tests {
         assert_eq!(s.commands().len(), 1);
         assert_eq!(s.commands()[0].step, 500);
     }
+
+    #[test]
+    fn rewinding_forgets_the_commands_from_that_step_on_and_replays_the_same_states() {
+        let mut s = session("leader-failure", 3);
+        s.goto(1_500);
+        let before = s.sim().world().trace_hash();
+        s.apply(Action::Crash {
+            node: "broker-2".to_string(),
+        })
+        .expect("valid");
+        s.goto(2_700);
+        s.apply(Action::Pause {
+            node: "consumer-1".to_string(),
+        })
+        .expect("valid");
+        s.goto(3_200);
+        // Back to 2,700: the pause is forgotten, the crash (at 1,500) kept.
+        s.rewind(2_700);
+        assert_eq!(s.step(), 2_700);
+        assert_eq!(s.commands().len(), 1);
+        assert_eq!(s.commands()[0].step, 1_500);
+        // Back to 1,500: the crash too; the state is the one before it, whatever path.
+        s.rewind(1_500);
+        assert!(s.commands().is_empty());
+        assert_eq!(s.sim().world().trace_hash(), before);
+        s.goto(2_100);
+        let mut straight = session("leader-failure", 3);
+        straight.goto(2_100);
+        assert_eq!(
+            s.sim().world().trace_hash(),
+            straight.sim().world().trace_hash()
+        );
+    }
 }
