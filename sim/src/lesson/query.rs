@@ -73,6 +73,11 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
     ),
     ("hw", "topic, partition", "the leader's high watermark"),
     (
+        "log_start",
+        "topic, partition",
+        "the leader's log start offset (-1 when offline)",
+    ),
+    (
         "leo",
         "topic, partition, broker",
         "that replica's log end offset",
@@ -97,6 +102,16 @@ pub const FUNCTIONS: &[(&str, &str, &str)] = &[
         "assignment",
         "group, member",
         "the partitions the member (by client id) owns, a list",
+    ),
+    (
+        "position",
+        "consumer, topic, partition",
+        "the next offset the consumer's poll() returns (-1 when it has none)",
+    ),
+    (
+        "consumed_by",
+        "consumer",
+        "how many records the consumer's polls returned (re-reads included)",
     ),
     ("members", "group", "how many members the group has"),
     ("generation", "group", "the group's generation"),
@@ -614,6 +629,15 @@ fn call(name: &str, args: &[Expr], sim: &Simulation) -> Result<Value, QueryError
                 .map(|(_, log)| log.high_watermark());
             Value::Int(log.unwrap_or(-1))
         }
+        "log_start" => {
+            let p = partition(args)?;
+            let log = sim
+                .replica_logs(&p.tp)
+                .into_iter()
+                .find(|(b, _)| *b == p.leader)
+                .map(|(_, log)| log.log_start_offset());
+            Value::Int(log.unwrap_or(-1))
+        }
         "leo" => {
             let (tp, _) = topic_partition(args, sim)?;
             let broker = int(&args[2], sim)? as i32;
@@ -651,6 +675,39 @@ fn call(name: &str, args: &[Expr], sim: &Simulation) -> Result<Value, QueryError
                 })
                 .unwrap_or_default();
             ints(&owned)
+        }
+        "position" => {
+            let id = node_id(&args[0], sim)?;
+            let (tp, _) = topic_partition(&args[1..], sim)?;
+            let Some(consumer) = sim.world().node(id).and_then(|n| n.as_consumer()) else {
+                return Err(QueryError(format!(
+                    "`{}` is not a consumer",
+                    sim.world().name(id)
+                )));
+            };
+            Value::Int(consumer.position(&tp).unwrap_or(-1))
+        }
+        "consumed_by" => {
+            let id = node_id(&args[0], sim)?;
+            if sim.world().node(id).and_then(|n| n.as_consumer()).is_none() {
+                return Err(QueryError(format!(
+                    "`{}` is not a consumer",
+                    sim.world().name(id)
+                )));
+            }
+            let polled = sim
+                .history()
+                .observations
+                .log
+                .iter()
+                .map(|o| match o {
+                    crate::checker::Observation::Poll {
+                        consumer, records, ..
+                    } if *consumer == id => records.len() as i64,
+                    _ => 0,
+                })
+                .sum();
+            Value::Int(polled)
         }
         "members" => Value::Int(group(args)?.members.len() as i64),
         "generation" => Value::Int(i64::from(group(args)?.generation)),
@@ -784,5 +841,77 @@ mod tests {
                 .contains("partitions 0..2")
         );
         assert!(holds(&parse("hw(orders, 0)").expect("parses"), &sim).is_err());
+    }
+
+    #[test]
+    fn reads_consumer_positions_and_log_bounds() {
+        let scenario = match crate::scenario::load_builtin("quickstart") {
+            Some(Ok(s)) => Arc::new(s),
+            other => panic!("{other:?}"),
+        };
+        let mut sim = Simulation::new(scenario, 1);
+        let q = |sim: &Simulation, text: &str| eval(&parse(text).expect(text), sim);
+        // Before consumer-1 starts (4 s) it is not in the run yet.
+        sim.run_until(crate::kernel::SimTime::from_micros(2_000_000));
+        assert!(
+            q(&sim, "consumed_by(consumer-1)")
+                .unwrap_err()
+                .0
+                .contains("unknown node `consumer-1`")
+        );
+        sim.run_until(crate::kernel::SimTime::from_micros(8_000_000));
+        for p in 0..3 {
+            // Read to the end: the position is the next offset, the high watermark.
+            assert_eq!(
+                q(
+                    &sim,
+                    &format!(
+                        "position(consumer-1, quickstart-events, {p}) == hw(quickstart-events, {p})"
+                    )
+                ),
+                Ok(Value::Bool(true))
+            );
+            // Nothing deleted: the log starts at 0.
+            assert_eq!(
+                q(&sim, &format!("log_start(quickstart-events, {p})")),
+                Ok(Value::Int(0))
+            );
+        }
+        assert_eq!(q(&sim, "consumed_by(consumer-1)"), Ok(Value::Int(30)));
+        assert_eq!(
+            q(&sim, "consumed_by(consumer-1) == consumed"),
+            Ok(Value::Bool(true))
+        );
+        assert!(
+            q(&sim, "position(broker-1, quickstart-events, 0)")
+                .unwrap_err()
+                .0
+                .contains("not a consumer")
+        );
+        assert!(
+            q(&sim, "consumed_by(producer-1)")
+                .unwrap_err()
+                .0
+                .contains("not a consumer")
+        );
+    }
+
+    #[test]
+    fn log_start_moves_with_retention_not_with_compaction() {
+        let scenario = match crate::scenario::load_builtin("retention-and-compaction") {
+            Some(Ok(s)) => Arc::new(s),
+            other => panic!("{other:?}"),
+        };
+        let mut sim = Simulation::new(scenario, 1);
+        sim.run_until(crate::kernel::SimTime::from_micros(32_000_000));
+        let q = |text: &str| eval(&parse(text).expect(text), &sim);
+        // page-views' first segment is past retention.ms by the check at 30 s.
+        assert_eq!(q("log_start(page-views, 0) > 0"), Ok(Value::Bool(true)));
+        assert_eq!(
+            q("log_start(page-views, 0) <= hw(page-views, 0)"),
+            Ok(Value::Bool(true))
+        );
+        // Compaction has cleaned user-profiles by then, but never moves its log start.
+        assert_eq!(q("log_start(user-profiles, 0)"), Ok(Value::Int(0)));
     }
 }
