@@ -622,3 +622,30 @@ fn progress_is_saved_and_a_lesson_resumes_where_it_was_left() {
     assert_eq!(run_view(&app).session.sim().world().trace_hash(), at_do);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_lesson_plays_through_in_the_lab_with_show_me_and_next() {
+    // `v` (show the answer, do the task) and `>` on every step: the lab reaches each
+    // checkpoint as `--auto` does, and each step completes.
+    for (stem, _) in kafkalab_sim::lesson::builtin() {
+        let (lesson, _) = kafkalab::lessons::load(stem).expect("a built-in lesson");
+        let steps = lesson.steps.len();
+        let scenario = kafkalab::lessons::scenario(&lesson, None).expect("its scenario");
+        let mut app = App::home(true).learn(Arc::new(lesson), Arc::new(scenario));
+        for i in 0..steps {
+            let state = lesson_state(&app);
+            assert_eq!(state.index, i, "{stem}");
+            assert!(
+                !matches!(state.state, kafkalab::lab::lesson::StepState::Stuck(_)),
+                "{stem} step {}: {:?}",
+                i + 1,
+                state.state
+            );
+            press(&mut app, "v");
+            assert!(lesson_state(&app).complete(), "{stem} step {}", i + 1);
+            press(&mut app, ">");
+        }
+        assert!(lesson_state(&app).finished, "{stem}");
+        assert_eq!(lesson_state(&app).progress.completed.len(), steps, "{stem}");
+    }
+}
