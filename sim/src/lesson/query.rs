@@ -583,6 +583,28 @@ fn call(name: &str, args: &[Expr], sim: &Simulation) -> Result<Value, QueryError
             .cloned()
             .ok_or_else(|| QueryError(format!("{tp} does not exist yet")))
     };
+    // The partition leader's log (`None` while the partition has no live leader's log).
+    let leader_log = |args: &[Expr]| -> Result<Option<&crate::log::UnifiedLog>, QueryError> {
+        let p = partition(args)?;
+        Ok(sim
+            .replica_logs(&p.tp)
+            .into_iter()
+            .find(|(b, _)| *b == p.leader)
+            .map(|(_, log)| log))
+    };
+    let consumer = |arg: &Expr| -> Result<
+        (crate::kernel::NodeId, &crate::clients::consumer::Consumer),
+        QueryError,
+    > {
+        let id = node_id(arg, sim)?;
+        match sim.world().node(id).and_then(|n| n.as_consumer()) {
+            Some(c) => Ok((id, c)),
+            None => Err(QueryError(format!(
+                "`{}` is not a consumer",
+                sim.world().name(id)
+            ))),
+        }
+    };
     let group = |args: &[Expr]| -> Result<crate::simulation::GroupView, QueryError> {
         let name = word(&args[0], sim)?;
         let groups = sim.groups();
@@ -620,24 +642,8 @@ fn call(name: &str, args: &[Expr], sim: &Simulation) -> Result<Value, QueryError
         "epoch" => Value::Int(i64::from(partition(args)?.leader_epoch)),
         "isr" => ints(&partition(args)?.isr),
         "replicas" => ints(&partition(args)?.replicas),
-        "hw" => {
-            let p = partition(args)?;
-            let log = sim
-                .replica_logs(&p.tp)
-                .into_iter()
-                .find(|(b, _)| *b == p.leader)
-                .map(|(_, log)| log.high_watermark());
-            Value::Int(log.unwrap_or(-1))
-        }
-        "log_start" => {
-            let p = partition(args)?;
-            let log = sim
-                .replica_logs(&p.tp)
-                .into_iter()
-                .find(|(b, _)| *b == p.leader)
-                .map(|(_, log)| log.log_start_offset());
-            Value::Int(log.unwrap_or(-1))
-        }
+        "hw" => Value::Int(leader_log(args)?.map_or(-1, |log| log.high_watermark())),
+        "log_start" => Value::Int(leader_log(args)?.map_or(-1, |log| log.log_start_offset())),
         "leo" => {
             let (tp, _) = topic_partition(args, sim)?;
             let broker = int(&args[2], sim)? as i32;
@@ -677,24 +683,12 @@ fn call(name: &str, args: &[Expr], sim: &Simulation) -> Result<Value, QueryError
             ints(&owned)
         }
         "position" => {
-            let id = node_id(&args[0], sim)?;
+            let (_, consumer) = consumer(&args[0])?;
             let (tp, _) = topic_partition(&args[1..], sim)?;
-            let Some(consumer) = sim.world().node(id).and_then(|n| n.as_consumer()) else {
-                return Err(QueryError(format!(
-                    "`{}` is not a consumer",
-                    sim.world().name(id)
-                )));
-            };
             Value::Int(consumer.position(&tp).unwrap_or(-1))
         }
         "consumed_by" => {
-            let id = node_id(&args[0], sim)?;
-            if sim.world().node(id).and_then(|n| n.as_consumer()).is_none() {
-                return Err(QueryError(format!(
-                    "`{}` is not a consumer",
-                    sim.world().name(id)
-                )));
-            }
+            let (id, _) = consumer(&args[0])?;
             let polled = sim
                 .history()
                 .observations

@@ -492,30 +492,23 @@ impl RunView {
             return false;
         };
         let session = &mut self.session;
+        let asking = matches!(
+            lesson.state,
+            super::lesson::StepState::Predict { answered: None, .. }
+        );
+        let answer_box = || Popup::Input {
+            purpose: InputFor::Answer,
+            prompt: lesson.answer_prompt(),
+            text: String::new(),
+        };
         match key.code {
-            KeyCode::Char('a') => match &lesson.state {
-                super::lesson::StepState::Predict { answered: None, .. } => {
-                    self.popup = Some(Popup::Input {
-                        purpose: InputFor::Answer,
-                        prompt: lesson.answer_prompt(),
-                        text: String::new(),
-                    });
-                }
-                _ => self.status = Some("no question to answer at this step".to_string()),
-            },
+            KeyCode::Char('a') | KeyCode::Enter if asking && self.focus != Pane::Events => {
+                self.popup = Some(answer_box());
+            }
+            KeyCode::Char('a') if asking => self.popup = Some(answer_box()),
+            KeyCode::Char('a') => self.status = Some("no question to answer at this step".into()),
             KeyCode::Enter if self.focus != Pane::Events => {
-                if matches!(
-                    lesson.state,
-                    super::lesson::StepState::Predict { answered: None, .. }
-                ) {
-                    self.popup = Some(Popup::Input {
-                        purpose: InputFor::Answer,
-                        prompt: lesson.answer_prompt(),
-                        text: String::new(),
-                    });
-                } else {
-                    self.status = lesson.next(session).err();
-                }
+                self.status = lesson.next(session).err();
             }
             KeyCode::Char('>') => self.status = lesson.next(session).err(),
             KeyCode::Char('<') => {

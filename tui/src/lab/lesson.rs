@@ -205,26 +205,32 @@ impl LessonRun {
                 return;
             }
         };
-        self.feedback = Some(match play::judge(p, &expected, text) {
-            Err(what) => Feedback::Note(format!("`{}`: {what}", text.trim())),
+        let text = text.trim();
+        match play::judge(p, &expected, text) {
+            Ok(true) => self.accept(session, text.to_string(), "Right.".to_string()),
             Ok(false) => {
                 self.misses += 1;
-                Feedback::Miss(format!(
-                    "Not {}. Look again at the panes and try again (a), or v to be shown.",
-                    text.trim()
-                ))
+                self.feedback = Some(Feedback::Miss(format!(
+                    "Not {text}. Look again at the panes and try again (a), or v to be shown."
+                )));
             }
-            Ok(true) => {
-                let (why, then) = (p.why.clone(), p.then_us);
-                self.state = StepState::Predict {
-                    expected: Ok(expected),
-                    answered: Some(text.trim().to_string()),
-                };
-                self.mark_done();
-                play::run_for(session, then);
-                Feedback::Success(format!("Right. {why}"))
-            }
-        });
+            Err(what) => self.feedback = Some(Feedback::Note(format!("`{text}`: {what}"))),
+        }
+    }
+
+    /// The question is answered (`given`, right or revealed): the run goes on for the
+    /// prediction's `then`, and the feedback is `opening` and the lesson's why.
+    fn accept(&mut self, session: &mut Session, given: String, opening: String) {
+        let Checkpoint::Predict(p) = &self.step().checkpoint else {
+            return;
+        };
+        let (why, then) = (p.why.clone(), p.then_us);
+        if let StepState::Predict { answered, .. } = &mut self.state {
+            *answered = Some(given);
+        }
+        self.mark_done();
+        play::run_for(session, then);
+        self.feedback = Some(Feedback::Success(format!("{opening} {why}")));
     }
 
     /// Shows the answer (a prediction) or does the task (a do), as `--auto` would.
@@ -233,19 +239,13 @@ impl LessonRun {
             return;
         }
         match (&self.step().checkpoint, &self.state) {
-            (Checkpoint::Predict(p), StepState::Predict { expected, .. }) => {
-                let (why, then) = (p.why.clone(), p.then_us);
+            (Checkpoint::Predict(_), StepState::Predict { expected, .. }) => {
                 let shown = match expected {
                     Ok(v) => v.to_string(),
                     Err(e) => format!("(unknown: {e})"),
                 };
-                self.state = StepState::Predict {
-                    expected: expected.clone(),
-                    answered: Some(shown.clone()),
-                };
-                self.mark_done();
-                play::run_for(session, then);
-                self.feedback = Some(Feedback::Success(format!("The answer: {shown}. {why}")));
+                let opening = format!("The answer: {shown}.");
+                self.accept(session, shown, opening);
             }
             (Checkpoint::Do(task), StepState::Do { .. }) => {
                 let task = task.clone();

@@ -82,18 +82,6 @@ impl Progress {
     pub fn lesson(&self, name: &str) -> LessonProgress {
         self.lessons.get(name).cloned().unwrap_or_default()
     }
-
-    /// Marks step `index` of `name` done, resuming at `resume` next time.
-    pub fn complete(&mut self, name: &str, index: usize, resume: usize) {
-        let entry = self.lessons.entry(name.to_string()).or_default();
-        entry.completed.insert(index);
-        entry.resume = resume;
-    }
-
-    /// Where `name` resumes next time.
-    pub fn set_resume(&mut self, name: &str, resume: usize) {
-        self.lessons.entry(name.to_string()).or_default().resume = resume;
-    }
 }
 
 #[cfg(test)]
@@ -107,8 +95,13 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(Progress::load(&path), Ok(Progress::default()));
         let mut p = Progress::default();
-        p.complete("topics-partitions-offsets", 0, 1);
-        p.complete("topics-partitions-offsets", 1, 2);
+        p.lessons.insert(
+            "topics-partitions-offsets".to_string(),
+            LessonProgress {
+                completed: [0, 1].into(),
+                resume: 2,
+            },
+        );
         p.save(&path).expect("saved");
         let back = Progress::load(&path).expect("read back");
         assert_eq!(back, p);
