@@ -147,6 +147,11 @@ fn scenarios_list_and_overview() {
         out.contains("quickstart") && out.contains("kafkalab run"),
         "{out}"
     );
+    // The course is named too, with the command that opens it.
+    assert!(
+        out.contains("14 hands-on lessons") && out.contains("kafkalab learn 1"),
+        "{out}"
+    );
 
     let (code, _, err) = cli(&["frobnicate"]);
     assert_eq!(code, 2);

@@ -514,6 +514,11 @@ fn overview(out: &mut dyn Write) -> CmdResult {
         "\nThe lab (a terminal UI) opens when you run `kafkalab` in a terminal, or on one \
          scenario with `kafkalab tui leader-failure`.\n",
     );
+    text.push_str(&format!(
+        "The course, {} hands-on lessons: `kafkalab lessons list`; take one in the lab with \
+         `kafkalab learn 1`.\n",
+        kafkalab_sim::lesson::builtin().len()
+    ));
     text.push_str("\nTry:\n  kafkalab run quickstart --seed 7\n  kafkalab run quickstart --json\n");
     text.push_str("  kafkalab sweep leader-failure --seeds 0..200\n");
     text.push_str("  kafkalab describe topics quickstart\n");
